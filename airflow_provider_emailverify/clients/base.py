@@ -1,0 +1,583 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+The mechanism every vendor client shares.
+
+A vendor client describes each endpoint once, as an :class:`ApiCall` (the HTTP request plus the
+function that turns the decoded answer into a value). :meth:`BaseClient.call` runs it with
+``requests`` and tenacity; :meth:`BaseClient.acall` runs the same description with
+``httpx.AsyncClient`` for triggers. Both share the retry policy, the error mapping, the timeouts
+and the redaction of secrets. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from airflow_provider_emailverify.exceptions import (
+    EmailVerificationError,
+    JobNotFoundError,
+    ThrottledError,
+    TransientError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    import requests
+
+    from airflow_provider_emailverify.jobs import JobInfo
+    from airflow_provider_emailverify.results import VerificationResult
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Query/form parameter names whose values are secrets, whatever the vendor.
+SECRET_PARAMS = ("key", "apikey", "api_key", "access_token", "user_API_token", "token", "secret")
+_SECRET_PARAM_RE = re.compile(r"(?i)\b(" + "|".join(map(re.escape, SECRET_PARAMS)) + r")=([^&\s'\"]+)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of secret query parameters replaced by ``***``."""
+    return _SECRET_PARAM_RE.sub(lambda m: m.group(1) + "=***", url)
+
+
+@dataclass
+class RetryPolicy:
+    """
+    How calls are retried.
+
+    :param attempts: total tries per call (1 = no retry).
+    :param initial: first backoff in seconds.
+    :param maximum: backoff cap in seconds (Retry-After is honoured up to ``max_retry_after``).
+    :param max_retry_after: longest Retry-After the client is willing to sleep.
+    """
+
+    attempts: int = 6
+    initial: float = 0.5
+    maximum: float = 30.0
+    max_retry_after: float = 120.0
+
+    def wait(self, attempt: int, error: BaseException | None) -> float:
+        """Seconds to sleep before try ``attempt + 1``: Retry-After when given, else capped full-jitter backoff."""
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.max_retry_after)
+        cap = min(self.maximum, self.initial * (2 ** (attempt - 1)))
+        return random.uniform(cap / 2, cap)
+
+
+@dataclass
+class ApiCall(Generic[T]):
+    """
+    One vendor endpoint call, runnable sync or async.
+
+    :param method: HTTP verb.
+    :param path: path below the base URL (``/v4.2/jobs/status``).
+    :param endpoint: a short name for logs and errors (never contains a secret).
+    :param parse: turns the decoded body (JSON value, or text for non-JSON) into the result.
+    :param params: query parameters.
+    :param data: form fields.
+    :param json: JSON body.
+    :param content: raw body bytes, or a zero-argument callable returning an iterable of byte
+        chunks (streamed upload; called again for each retry).
+    :param headers: extra headers.
+    :param idempotent: ``False`` for calls that create something billable: they are retried only
+        when the request surely did not reach the vendor (connection refused, throttled).
+    :param read_timeout: overrides the client's read timeout for this call.
+    """
+
+    method: str
+    path: str
+    endpoint: str
+    parse: Callable[[Any], T] = lambda body: body  # noqa: E731
+    params: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    json: Any = None
+    content: bytes | Callable[[], Iterable[bytes]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = True
+    read_timeout: float | None = None
+
+    def body(self) -> bytes | Iterable[bytes] | None:
+        return self.content() if callable(self.content) else self.content
+
+
+@dataclass
+class RawResponse:
+    """What the vendor answered, decoded enough to check for errors."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or text when the answer is not JSON
+    text: str
+
+
+class BaseClient:
+    """
+    A vendor API client: retries, timeouts, error mapping, redaction, sync and async transport.
+
+    Subclasses set :attr:`vendor`, :attr:`default_base_url`, :attr:`max_job_size` and implement
+    :meth:`authenticate` (put the credentials into a call) and :meth:`check` (raise the mapped
+    exception for a vendor error answer), then build :class:`ApiCall` objects for their endpoints.
+
+    :param api_key: the vendor API key (or secret); never logged.
+    :param base_url: override of the vendor's base URL (without the API version).
+    :param connect_timeout: seconds to establish a connection.
+    :param read_timeout: seconds to wait for an answer.
+    :param retry: retry policy.
+    :param extras: vendor settings from the connection's extras.
+    """
+
+    vendor: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    #: Largest number of addresses one vendor job accepts; callers split bigger lists.
+    max_job_size: ClassVar[int] = 100_000
+    #: Whether :meth:`find_job` can find a job by name (makes job creation safe to retry).
+    can_find_jobs: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retry = retry or RetryPolicy()
+        self.extras = dict(extras or {})
+        self._session: requests.Session | None = None
+
+    # -- what subclasses provide ---------------------------------------------------------------
+    def authenticate(self, call: ApiCall[T]) -> ApiCall[T]:
+        """Return ``call`` with the credentials added (header, query parameter or form field)."""
+        raise NotImplementedError
+
+    async def aauthenticate(self, call: ApiCall[T], client: httpx.AsyncClient) -> ApiCall[T]:
+        """Async variant of :meth:`authenticate` (override when credentials need a request)."""
+        return self.authenticate(call)
+
+    def check(self, call: ApiCall[Any], response: RawResponse) -> None:
+        """Raise the mapped exception when ``response`` is a vendor error. The base maps 5xx and 429."""
+        if response.status == 429:
+            raise ThrottledError(
+                self.error_text(call, response, self.message_of(response) or "rate limited"),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                **self._error_kwargs(response),
+            )
+        if response.status >= 500:
+            raise TransientError(
+                self.error_text(call, response, f"server error {response.status}"), **self._error_kwargs(response)
+            )
+
+    def message_of(self, response: RawResponse) -> str | None:
+        """The vendor's own error text in ``response`` (override per vendor envelope)."""
+        body = response.body
+        if isinstance(body, dict):
+            for name in ("message", "msg", "error_msg", "result", "error_description", "error"):
+                value = body.get(name)
+                if isinstance(value, str) and value:
+                    return self.redact(value)
+        return None
+
+    # -- secrets -------------------------------------------------------------------------------
+    def secrets(self) -> list[str]:
+        """Every secret this client holds (keys, tokens); scrubbed from logs and errors."""
+        return [s for s in (self.api_key,) if s]
+
+    def redact(self, text: str) -> str:
+        text = redact_url(text)
+        for secret in self.secrets():
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def error_text(self, call: ApiCall[Any], response: RawResponse | None, message: str) -> str:
+        status = f" (HTTP {response.status})" if response is not None else ""
+        return self.redact(f"{self.vendor} {call.endpoint} failed{status}: {message}")
+
+    def _error_kwargs(self, response: RawResponse | None) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "http_status": response.status if response is not None else None,
+            "vendor_message": self.message_of(response) if response is not None else None,
+        }
+
+    def raise_error(self, cls: type[EmailVerificationError], call: ApiCall[Any], response: RawResponse, **kw: Any):
+        """Raise ``cls`` carrying the vendor's message (a helper for :meth:`check`)."""
+        message = self.message_of(response) or f"HTTP {response.status}"
+        raise cls(self.error_text(call, response, message), **self._error_kwargs(response), **kw)
+
+    # -- URLs and bodies -----------------------------------------------------------------------
+    def url(self, call: ApiCall[Any]) -> str:
+        return self.base_url + call.path
+
+    @staticmethod
+    def decode(status: int, headers: dict[str, str], raw: bytes) -> RawResponse:
+        text = raw.decode("utf-8", errors="replace")
+        body: Any = text
+        if text[:1] in ("{", "["):
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = text
+        return RawResponse(status=status, headers={k.lower(): v for k, v in headers.items()}, body=body, text=text)
+
+    def _is_retryable(self, call: ApiCall[Any], error: BaseException, *, sent: bool) -> bool:
+        """Whether ``error`` may be retried for ``call`` (``sent``: the request may have reached the vendor)."""
+        if isinstance(error, ThrottledError):
+            return True  # the vendor refused the request before doing anything
+        if isinstance(error, TransientError):
+            return call.idempotent or not sent
+        return False
+
+    # -- sync transport ------------------------------------------------------------------------
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = "airflow-provider-emailverify"
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _send(self, call: ApiCall[Any], *, stream: bool = False) -> requests.Response:
+        """One HTTP exchange; connection problems become :class:`TransientError` (``sent`` marked)."""
+        import requests
+
+        authed = self.authenticate(call)
+        try:
+            return self.session.request(
+                authed.method,
+                self.url(authed),
+                params=authed.params,
+                data=authed.data if authed.content is None else authed.body(),
+                json=authed.json,
+                headers=authed.headers or None,
+                timeout=(self.connect_timeout, authed.read_timeout or self.read_timeout),
+                stream=stream,
+            )
+        except requests.ConnectionError as err:
+            sent = not isinstance(err, requests.exceptions.ConnectTimeout) and "Connection refused" not in str(err)
+            raise _transient(self, call, err, sent=sent) from None
+        except requests.Timeout as err:
+            raise _transient(self, call, err, sent=True) from None
+
+    def _run_with_retries(self, call: ApiCall[Any], attempt_once: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return attempt_once()
+            except EmailVerificationError as err:
+                sent = getattr(err, "sent", True)
+                if attempt >= self.retry.attempts or not self._is_retryable(call, err, sent=sent):
+                    raise
+                delay = self.retry.wait(attempt, err)
+                log.warning(
+                    "%s %s: %s; retry %d/%d in %.1fs",
+                    self.vendor, call.endpoint, err, attempt, self.retry.attempts - 1, delay,
+                )
+                time.sleep(delay)
+
+    def fetch(self, call: ApiCall[Any]) -> RawResponse:
+        """Send ``call`` once and decode the answer, raising mapped errors (no retry)."""
+        import requests
+
+        response = self._send(call)
+        try:
+            raw = self.decode(response.status_code, dict(response.headers), response.content)
+        except requests.RequestException as err:
+            raise _transient(self, call, err, sent=True) from None
+        self.check(call, raw)
+        return raw
+
+    def call(self, call: ApiCall[T]) -> T:
+        """Run ``call`` with retries and return its parsed result."""
+        return self._run_with_retries(call, lambda: call.parse(self.fetch(call).body))
+
+    def stream_lines(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[str]:
+        """
+        Lines of a streamed text download (CSV), decoded as UTF-8, without holding the body.
+
+        The opening request is retried; a break mid-stream raises :class:`TransientError` to the
+        caller, which restarts through :meth:`iter_restartable`.
+        """
+        import requests
+
+        def open_stream() -> requests.Response:
+            response = self._send(call, stream=True)
+            ctype = response.headers.get("content-type", "")
+            if response.status_code >= 400 or "json" in ctype:
+                raw = self.decode(response.status_code, dict(response.headers), response.content)
+                self.check(call, raw)
+                raise EmailVerificationError(
+                    self.error_text(call, raw, self.message_of(raw) or "unexpected answer"),
+                    **self._error_kwargs(raw),
+                )
+            return response
+
+        response = self._run_with_retries(call, open_stream)
+        try:
+            pending = b""
+            for chunk in response.iter_content(chunk_size=chunk_size):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.rstrip(b"\r").decode("utf-8")
+            if pending:
+                yield pending.rstrip(b"\r").decode("utf-8")
+        except requests.RequestException as err:
+            raise _transient(self, call, err, sent=True) from None
+        finally:
+            response.close()
+
+    def iter_restartable(self, open_rows: Callable[[], Iterator[T]], *, what: str) -> Iterator[T]:
+        """
+        Yield rows from ``open_rows()``; when the stream breaks, reopen it and skip what was
+        already yielded, so no row is yielded twice or lost.
+        """
+        yielded = 0
+        failures = 0
+        while True:
+            skip = yielded
+            try:
+                for row in open_rows():
+                    if skip:
+                        skip -= 1
+                        continue
+                    yielded += 1
+                    yield row
+                return
+            except TransientError as err:
+                failures += 1
+                if failures >= self.retry.attempts * 2:
+                    raise
+                delay = self.retry.wait(min(failures, 4), err)
+                log.warning(
+                    "%s %s broke after %d rows: %s; restarting in %.1fs", self.vendor, what, yielded, err, delay
+                )
+                time.sleep(delay)
+
+    # -- async transport -----------------------------------------------------------------------
+    def async_client(self) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` with this client's timeouts; the caller keeps and closes it."""
+        import httpx
+
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
+            headers={"User-Agent": "airflow-provider-emailverify"},
+        )
+
+    async def acall(self, call: ApiCall[T], client: httpx.AsyncClient | None = None) -> T:
+        """Async :meth:`call` over ``client`` (a new one for this call when omitted)."""
+        import asyncio
+
+        import httpx
+
+        own = client is None
+        client = client or self.async_client()
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    authed = await self.aauthenticate(call, client)
+                    try:
+                        body = authed.body()
+                        response = await client.request(
+                            authed.method,
+                            self.url(authed),
+                            params=authed.params,
+                            data=authed.data,
+                            json=authed.json,
+                            content=body if body is None or isinstance(body, bytes) else b"".join(body),
+                            headers=authed.headers or None,
+                            timeout=httpx.Timeout(
+                                authed.read_timeout or self.read_timeout, connect=self.connect_timeout
+                            ),
+                        )
+                    except httpx.ConnectError as err:
+                        raise _transient(self, call, err, sent=False) from None
+                    except httpx.HTTPError as err:
+                        raise _transient(self, call, err, sent=True) from None
+                    raw = self.decode(response.status_code, dict(response.headers), response.content)
+                    self.check(call, raw)
+                    return call.parse(raw.body)
+                except EmailVerificationError as err:
+                    sent = getattr(err, "sent", True)
+                    if attempt >= self.retry.attempts or not self._is_retryable(call, err, sent=sent):
+                        raise
+                    delay = self.retry.wait(attempt, err)
+                    log.warning("%s %s: %s; retry in %.1fs", self.vendor, call.endpoint, err, delay)
+                    await asyncio.sleep(delay)
+        finally:
+            if own:
+                await client.aclose()
+
+
+def _transient(client: BaseClient, call: ApiCall[Any], err: BaseException, *, sent: bool) -> TransientError:
+    """A :class:`TransientError` for a network failure, its text scrubbed of URLs with secrets."""
+    error = TransientError(
+        client.error_text(call, None, f"{type(err).__name__}: {err}"), vendor=client.vendor
+    )
+    error.sent = sent  # type: ignore[attr-defined]
+    return error
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else ``None``."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def multipart_body(
+    fields: dict[str, str], *, file_field: str, filename: str, content_type: str, chunks: Callable[[], Iterable[bytes]]
+) -> tuple[str, Callable[[], Iterator[bytes]]]:
+    """
+    A streamed ``multipart/form-data`` body: returns the Content-Type header and a factory of
+    byte chunks (re-callable for retries), so a file upload never sits whole in memory.
+    """
+    boundary = "emailverify-" + uuid.uuid4().hex
+
+    def generate() -> Iterator[bytes]:
+        for name, value in fields.items():
+            yield (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            ).encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        yield from chunks()
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    return f"multipart/form-data; boundary={boundary}", generate
+
+
+def host_of(url: str) -> str:
+    """The host part of ``url`` (for dashboards and logs)."""
+    return urlsplit(url).netloc
+
+
+class VerificationClient(BaseClient):
+    """
+    The operations every vendor client offers, in neutral terms (what the hooks call).
+
+    :meth:`find_job` returns ``None`` for vendors that cannot search by name
+    (:attr:`can_find_jobs` is ``False``).
+    """
+
+    def submit_job(self, records: Iterable[dict[str, Any]], *, name: str | None = None) -> str:
+        """Create (and start) one vendor job from records with an ``email`` key; returns the job id."""
+        raise NotImplementedError
+
+    def job_status_call(self, job_id: str) -> ApiCall[JobInfo]:
+        """The status endpoint as an :class:`ApiCall` (shared by :meth:`get_job` and :meth:`aget_job`)."""
+        raise NotImplementedError
+
+    def cancel_call(self, job_id: str) -> ApiCall[Any]:
+        """The cancel/delete endpoint as an :class:`ApiCall` (shared by sync and async cancel)."""
+        raise NotImplementedError
+
+    def get_job(self, job_id: str) -> JobInfo:
+        return self.call(self.job_status_call(job_id))
+
+    async def aget_job(self, job_id: str, client: httpx.AsyncClient | None = None) -> JobInfo:
+        return await self.acall(self.job_status_call(job_id), client)
+
+    def cancel_job(self, job_id: str) -> None:
+        try:
+            self.call(self.cancel_call(job_id))
+        except JobNotFoundError:
+            log.info("%s job %s is already gone", self.vendor, job_id)
+
+    async def acancel_job(self, job_id: str, client: httpx.AsyncClient | None = None) -> None:
+        try:
+            await self.acall(self.cancel_call(job_id), client)
+        except JobNotFoundError:
+            log.info("%s job %s is already gone", self.vendor, job_id)
+
+    def iter_results(self, job_id: str) -> Iterator[VerificationResult]:
+        raise NotImplementedError
+
+    def verify_email(self, email: str) -> VerificationResult:
+        raise NotImplementedError
+
+    def find_job(self, name: str) -> str | None:
+        return None
+
+    def get_credits(self) -> int | None:
+        return None
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Call the vendor's cheapest authenticated endpoint."""
+        raise NotImplementedError
+
+    def create_job_safely(self, call: ApiCall[str], *, name: str | None) -> str:
+        """
+        Run a job-creating ``call`` so that a retry never pays twice: when the request may have
+        reached the vendor and failed, look the job up by ``name`` before trying again (vendors
+        that can search); otherwise retry only failures that surely did not reach the vendor.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.call(call)
+            except TransientError as err:
+                if attempt >= self.retry.attempts:
+                    raise
+                if getattr(err, "sent", True):
+                    if not (self.can_find_jobs and name):
+                        raise
+                    found = self.find_job(name)
+                    if found is not None:
+                        log.info("%s job %r was created before the error: %s", self.vendor, name, found)
+                        return found
+                delay = self.retry.wait(attempt, err)
+                log.warning("%s create job %r: %s; retry in %.1fs", self.vendor, name, err, delay)
+                time.sleep(delay)
+
+
+def with_params(call: ApiCall[T], **params: Any) -> ApiCall[T]:
+    """``call`` with extra query parameters (for authentication in the query string)."""
+    return replace(call, params={**(call.params or {}), **params})
+
+
+def with_headers(call: ApiCall[T], **headers: str) -> ApiCall[T]:
+    return replace(call, headers={**call.headers, **headers})
+
+
+def with_form(call: ApiCall[T], **fields: Any) -> ApiCall[T]:
+    return replace(call, data={**(call.data or {}), **fields})
