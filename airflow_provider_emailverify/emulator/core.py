@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+    from typing import BinaryIO
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -338,7 +339,8 @@ class RowSpool:
             self._fh.close()
 
     def __iter__(self) -> Iterator[Any]:
-        self._fh.flush()
+        if not self._fh.closed:
+            self._fh.flush()
         with open(self.path, encoding="utf-8") as fh:
             for line in fh:
                 yield json.loads(line)
@@ -404,3 +406,421 @@ class VendorEmulator:
         from starlette.responses import PlainTextResponse
 
         return PlainTextResponse("503 Service Temporarily Unavailable", status_code=503)
+
+
+# -- helpers shared by the vendor modules ------------------------------------------------------------
+
+_TRAP_PREFIXES = ("spamtrap", "trap")
+_JSON_BLANK = re.compile(r"[ \t\n\r]*")
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+
+
+def is_spamtrap(verdict: Verdict) -> bool:
+    """
+    The spam-trap flag (Bouncify ``spamtrap``, Email Verifier App ``bad_address``).
+
+    Not part of the verdict rules; a local part starting ``trap`` or ``spamtrap`` raises the flag
+    only, so every vendor still agrees on the address's status.
+    """
+    return verdict.local.lower().startswith(_TRAP_PREFIXES)
+
+
+def iso_millis(timestamp: float) -> str:
+    """A wall-clock time as ISO-8601 UTC with milliseconds: ``2023-03-26T18:08:15.033Z``."""
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def as_bool(value: Any, default: bool = False) -> bool:
+    """
+    A boolean parameter as vendors send it: JSON ``true``, ``"true"``, ``"True"``, ``1``, ``"yes"``.
+
+    :raises ValueError: on anything else.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+class UploadLimitError(Exception):
+    """
+    An upload is over a vendor's limit.
+
+    :param what: ``rows`` or ``bytes``.
+    :param limit: the limit that was passed.
+    """
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"upload has more than {limit} {what}")
+        self.what = what
+        self.limit = limit
+
+
+class VerdictTally:
+    """
+    One byte per job row recording its outcome category and flags, with prefix counts.
+
+    A job's rows stay on disk in a :class:`RowSpool`; this keeps just enough to answer "counts
+    among the first N rows" (status endpoints with progress counters) in time independent of the
+    job size: cumulative counts are kept every :attr:`BLOCK` rows.
+
+    :param categories: up to four mutually exclusive outcome names.
+    :param flags: up to six independent flag names.
+    """
+
+    BLOCK = 1024
+
+    def __init__(self, categories: Sequence[str], flags: Sequence[str] = ()) -> None:
+        if len(categories) > 4 or len(flags) > 6:
+            raise ValueError("a tally holds at most 4 categories and 6 flags")
+        self.names = tuple(categories) + tuple(flags)
+        self._category_code = {name: code for code, name in enumerate(categories)}
+        self._flag_bit = {name: 1 << (2 + bit) for bit, name in enumerate(flags)}
+        self._flag_slot = {name: len(categories) + bit for bit, name in enumerate(flags)}
+        self._ncat = len(categories)
+        self._codes = bytearray()
+        self._running = [0] * len(self.names)
+        self._marks: list[tuple[int, ...]] = [tuple(self._running)]
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def add(self, category: str, flags: Iterable[str] = ()) -> None:
+        """Record the next row's outcome."""
+        code = self._category_code[category]
+        self._running[code] += 1
+        for name in flags:
+            code |= self._flag_bit[name]
+            self._running[self._flag_slot[name]] += 1
+        self._codes.append(code)
+        if len(self._codes) % self.BLOCK == 0:
+            self._marks.append(tuple(self._running))
+
+    def counts(self, upto: int | None = None) -> dict[str, int]:
+        """Counts per category and flag among the first ``upto`` rows (all rows by default)."""
+        upto = len(self._codes) if upto is None else max(0, min(upto, len(self._codes)))
+        block = upto // self.BLOCK
+        totals = list(self._marks[block])
+        flag_bits = list(self._flag_bit.values())
+        for code in self._codes[block * self.BLOCK : upto]:
+            totals[code & 3] += 1
+            for index, bit in enumerate(flag_bits):
+                if code & bit:
+                    totals[self._ncat + index] += 1
+        return dict(zip(self.names, totals))
+
+    def category_at(self, index: int) -> str:
+        """The category recorded for row ``index``."""
+        return self.names[self._codes[index] & 3]
+
+
+class JobStore:
+    """
+    A vendor's jobs by id, each owned by one API key (``job.api_key``).
+
+    A job's ``spool`` attribute, when it has one, is discarded with the job.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Any] = {}
+
+    def add(self, job_id: str, job: Any) -> None:
+        with self._lock:
+            self._jobs[job_id] = job
+
+    def get(self, job_id: str | None, api_key: str | None = None) -> Any:
+        """The job, or ``None`` when unknown or owned by another key."""
+        with self._lock:
+            job = self._jobs.get(job_id or "")
+        if job is None or (api_key is not None and job.api_key != api_key):
+            return None
+        return job
+
+    def pop(self, job_id: str) -> Any:
+        """Remove a job and discard its rows; returns it (or ``None``)."""
+        with self._lock:
+            job = self._jobs.pop(job_id, None)
+        if job is not None and getattr(job, "spool", None) is not None:
+            job.spool.discard()
+        return job
+
+    def jobs(self, api_key: str | None = None) -> list[Any]:
+        with self._lock:
+            return [job for job in self._jobs.values() if api_key is None or job.api_key == api_key]
+
+    def clear(self) -> None:
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            if getattr(job, "spool", None) is not None:
+                job.spool.discard()
+
+
+class JsonArrayStream:
+    """
+    The items of a JSON array, parsed incrementally from a request body's chunks.
+
+    The body is the array itself or, with ``key``, an object one of whose members is the array
+    (the object's other members end up in :attr:`members` once iteration is over). Memory holds
+    one chunk and one item at a time, whatever the body's size.
+
+    :param chunks: the body, e.g. ``request.stream()``.
+    :param key: member of a top-level object holding the array.
+    :param max_bytes: raise :class:`UploadLimitError` once the body is larger.
+    :raises ValueError: on malformed JSON (during iteration).
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes], *, key: str | None = None, max_bytes: int | None = None) -> None:
+        import codecs
+
+        self._chunks = chunks
+        self._text = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        self._decoder = json.JSONDecoder()
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+        self.key = key
+        self.max_bytes = max_bytes
+        self.bytes_read = 0
+        self.members: dict[str, Any] = {}
+        #: whether the array was present (always true without ``key`` once iteration starts)
+        self.found = key is None
+
+    async def _fill(self) -> bool:
+        if self._eof:
+            return False
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._eof = True
+            self._buf += self._text.decode(b"", final=True)
+            return False
+        self.bytes_read += len(chunk)
+        if self.max_bytes is not None and self.bytes_read > self.max_bytes:
+            raise UploadLimitError("bytes", self.max_bytes)
+        if self._pos > 65536:
+            self._buf, self._pos = self._buf[self._pos :], 0
+        self._buf += self._text.decode(chunk)
+        return True
+
+    async def _peek(self) -> str:
+        while True:
+            self._pos = _JSON_BLANK.match(self._buf, self._pos).end()  # type: ignore[union-attr]
+            if self._pos < len(self._buf):
+                return self._buf[self._pos]
+            if not await self._fill():
+                return ""
+
+    async def _expect(self, chars: str) -> str:
+        char = await self._peek()
+        if not char or char not in chars:
+            raise ValueError(f"malformed JSON body: expected one of {chars!r}")
+        self._pos += 1
+        return char
+
+    async def _value(self) -> Any:
+        await self._peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except json.JSONDecodeError:
+                if not await self._fill():
+                    raise ValueError("malformed JSON body") from None
+                continue
+            # A number may go on in the next chunk: ``1`` of ``1.5``, ``1.5`` of ``1.5e3``.
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if number and (end >= len(self._buf) or self._buf[end] in _NUMBER_CHARS) and await self._fill():
+                continue
+            self._pos = end
+            return value
+
+    async def _array(self) -> AsyncIterator[Any]:
+        await self._expect("[")
+        if await self._peek() == "]":
+            self._pos += 1
+            return
+        while True:
+            yield await self._value()
+            if await self._expect(",]") == "]":
+                return
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        if self.key is None:
+            async for item in self._array():
+                yield item
+        else:
+            await self._expect("{")
+            if await self._peek() == "}":
+                self._pos += 1
+            else:
+                while True:
+                    name = await self._value()
+                    if not isinstance(name, str):
+                        raise ValueError("malformed JSON body: object key is not a string")
+                    await self._expect(":")
+                    if name == self.key and await self._peek() == "[":
+                        self.found = True
+                        async for item in self._array():
+                            yield item
+                    else:
+                        self.members[name] = await self._value()
+                    if await self._expect(",}") == "}":
+                        break
+        if await self._peek():
+            raise ValueError("malformed JSON body: data after the end")
+
+    async def drain(self) -> None:
+        """Read and drop the rest of the body, so an early error answer keeps the connection sane."""
+        await drain(self._chunks)
+
+
+async def drain(chunks: AsyncIterator[bytes]) -> None:
+    """Consume what is left of a request body."""
+    try:
+        async for _ in chunks:
+            pass
+    except (RuntimeError, StopAsyncIteration):  # already consumed
+        pass
+
+
+async def iter_body_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Lines of a text body (``\\n`` or ``\\r\\n`` separated), decoded as UTF-8, read chunk by chunk."""
+    import codecs
+
+    text = codecs.getincrementaldecoder("utf-8-sig")("replace")
+    pending = ""
+    async for chunk in chunks:
+        pending += text.decode(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield line.rstrip("\r")
+    pending += text.decode(b"", final=True)
+    if pending:
+        yield pending.rstrip("\r")
+
+
+@dataclass
+class CsvUpload:
+    """What :func:`ingest_csv` learnt about an uploaded list."""
+
+    #: the file's header row, ``None`` for a header-less file
+    header: list[str] | None
+    #: index of the address column
+    email_index: int
+    #: cells in the first row
+    width: int
+    #: data rows spooled
+    rows: int
+
+
+def _email_column(header: Sequence[str]) -> int:
+    names = [cell.strip().lower() for cell in header]
+    for index, name in enumerate(names):
+        if name in ("email", "e-mail", "email address", "email_address"):
+            return index
+    return next((index for index, name in enumerate(names) if "email" in name), 0)
+
+
+def ingest_csv(
+    fh: BinaryIO, spool: RowSpool, *, max_rows: int | None = None, max_bytes: int | None = None
+) -> CsvUpload:
+    """
+    Copy an uploaded CSV or one-address-a-line TXT file into ``spool``, one list of cells a row.
+
+    Reads the (already spooled) upload as a stream; blank lines are skipped. A first row none of
+    whose cells contains ``@`` is a header, and the address column is the one named ``email``
+    (else containing ``email``, else the first); in a header-less file it is the first cell of
+    the first row holding an ``@``. Run it in a worker thread: it blocks.
+
+    :raises UploadLimitError: past ``max_rows`` data rows or ``max_bytes`` bytes.
+    :raises ValueError: when the file is not readable CSV.
+    """
+    import csv
+    import io
+
+    if max_bytes is not None:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size > max_bytes:
+            raise UploadLimitError("bytes", max_bytes)
+    fh.seek(0)
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
+    header: list[str] | None = None
+    email_index = width = rows = 0
+    try:
+        for cells in csv.reader(text):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if not width:
+                width = len(cells)
+                if not any("@" in cell for cell in cells):
+                    header = cells
+                    email_index = _email_column(cells)
+                    continue
+                email_index = next((index for index, cell in enumerate(cells) if "@" in cell), 0)
+            rows += 1
+            if max_rows is not None and rows > max_rows:
+                raise UploadLimitError("rows", max_rows)
+            spool.append(cells)
+    except csv.Error as err:
+        raise ValueError(f"unreadable CSV: {err}") from None
+    finally:
+        text.detach()
+    return CsvUpload(header, email_index, width, rows)
+
+
+def csv_chunks(
+    rows: Iterable[Sequence[Any]],
+    *,
+    header: Sequence[str] | None = None,
+    quote_all: bool = False,
+    line_end: str = "\r\n",
+    chunk_size: int = 64 * 1024,
+) -> Iterator[bytes]:
+    """CSV (RFC 4180 quoting) for a :class:`~starlette.responses.StreamingResponse`, in chunks."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator=line_end)
+    if header is not None:
+        writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        if buf.tell() >= chunk_size:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue().encode("utf-8")
+
+
+def json_array_chunks(items: Iterable[Any], *, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+    """A JSON array of ``items`` for a :class:`~starlette.responses.StreamingResponse`, in chunks."""
+    parts = ["["]
+    size = 1
+    for index, item in enumerate(items):
+        text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        if index:
+            parts.append(",")
+        parts.append(text)
+        size += len(text) + 1
+        if size >= chunk_size:
+            yield "".join(parts).encode("utf-8")
+            parts, size = [], 0
+    parts.append("]")
+    yield "".join(parts).encode("utf-8")
