@@ -279,7 +279,8 @@ class BaseClient:
         except requests.ConnectionError as err:
             sent = not isinstance(err, requests.exceptions.ConnectTimeout) and "Connection refused" not in str(err)
             raise _transient(self, call, err, sent=sent) from None
-        except requests.Timeout as err:
+        except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+            # A timeout or a body cut short: the vendor may have acted on the request.
             raise _transient(self, call, err, sent=True) from None
 
     def _run_with_retries(self, call: ApiCall[Any], attempt_once: Callable[[], T]) -> T:

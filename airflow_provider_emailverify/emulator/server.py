@@ -104,23 +104,34 @@ class FaultMiddleware:
             self.state.faults[kind] += 1
 
     def _dropping_send(self, send: Any) -> Any:
-        """Pass the response through until a random byte budget is spent, then abort."""
-        budget = self.state.randint(0, 64 * 1024)
+        """
+        Pass the response through, then abort the connection part-way: inside the body of a
+        one-piece response, or after a random byte budget of a streamed one (mid-download).
+        """
+        budget = self.state.randint(0, 256 * 1024)
         sent = 0
 
         async def wrapped(message: dict) -> None:
             nonlocal sent
             if message["type"] == "http.response.body":
                 body = message.get("body", b"")
-                room = budget - sent
-                if len(body) >= room:
-                    # Send part of this chunk, claiming more is coming, then abort.
-                    await send({"type": "http.response.body", "body": body[: max(room, 0) // 2], "more_body": True})
-                    raise _ConnectionDropped()
+                final = not message.get("more_body", False)
+                if final or sent + len(body) >= budget:
+                    cut = self.state.randint(0, max(len(body) - 1, 0)) if final else max(budget - sent, 0)
+                    await send({"type": "http.response.body", "body": body[:cut], "more_body": True})
+                    raise _ConnectionDropped("connection dropped by fault injection")
                 sent += len(body)
             await send(message)
 
         return wrapped
+
+
+class _QuietDrops:
+    """Logging filter hiding the server's traceback for connections dropped on purpose."""
+
+    def filter(self, record: Any) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, _ConnectionDropped) and "connection dropped by fault injection" not in str(exc or "")
 
 
 def create_app(state: EmulatorState | None = None) -> Starlette:
@@ -208,6 +219,9 @@ class EmulatorServer:
             timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
+        import logging
+
+        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         server = self._server
 
