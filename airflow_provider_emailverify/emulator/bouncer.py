@@ -59,6 +59,7 @@ from airflow_provider_emailverify.emulator.bouncer_records import (
     error,
     ok,
     sandbox_kind,
+    status_of,
     toxicity_of,
     with_name,
     yes_no,
@@ -312,7 +313,7 @@ class BouncerEmulator(VendorEmulator):
                     continue
                 seen.add(folded)
                 spool.append([email, name])
-                tally.add(email_record(email)["status"], ["billable"] if sandbox_kind(email) is None else [])
+                tally.add(status_of(email), ["billable"] if sandbox_kind(email) is None else [])
         except BodyError as err:
             spool.discard()
             return error(400, str(err))
