@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from airflow_provider_emailverify.exceptions import (
     EmailVerificationError,
     JobNotFoundError,
+    PayloadTooLargeError,
     ThrottledError,
     TransientError,
 )
@@ -161,6 +163,7 @@ class BaseClient:
         self.retry = retry or RetryPolicy()
         self.extras = dict(extras or {})
         self._session: requests.Session | None = None
+        install_log_redaction()
 
     # -- what subclasses provide ---------------------------------------------------------------
     def authenticate(self, call: ApiCall[T]) -> ApiCall[T]:
@@ -329,7 +332,11 @@ class BaseClient:
             response = self._send(call, stream=True)
             ctype = response.headers.get("content-type", "")
             if response.status_code >= 400 or "json" in ctype:
-                raw = self.decode(response.status_code, dict(response.headers), response.content)
+                try:
+                    content = response.content
+                except requests.RequestException as err:  # dropped while reading the error body
+                    raise _transient(self, call, err, sent=True) from None
+                raw = self.decode(response.status_code, dict(response.headers), content)
                 self.check(call, raw)
                 raise EmailVerificationError(
                     self.error_text(call, raw, self.message_of(raw) or "unexpected answer"),
@@ -582,3 +589,94 @@ def with_headers(call: ApiCall[T], **headers: str) -> ApiCall[T]:
 
 def with_form(call: ApiCall[T], **fields: Any) -> ApiCall[T]:
     return replace(call, data={**(call.data or {}), **fields})
+
+
+# -- request bodies built once from a stream, replayable for retries ----------------------------
+class SpooledBody:
+    """
+    A request body generated once from byte chunks and replayable for every retry.
+
+    The records iterator behind an upload can be read only once, but a retried request must send
+    the same bytes again: the chunks are written to a ``SpooledTemporaryFile`` (memory up to
+    ``max_memory`` bytes, then an unlinked temporary file), so the body is built in constant
+    memory, its size is known before sending (``Content-Length``, and local size limits), and
+    :meth:`replay` gives a fresh iterable of it each time. Use as a context manager.
+
+    :param chunks: the body's bytes, in order (consumed here).
+    :param limit: largest body accepted; beyond it :class:`PayloadTooLargeError` is raised
+        while building, before anything is sent.
+    :param max_memory: bytes kept in memory before spilling to disk.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], *, limit: int | None = None, max_memory: int = 1 << 20) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=max_memory)
+        self.size = 0
+        try:
+            for chunk in chunks:
+                self.size += len(chunk)
+                if limit is not None and self.size > limit:
+                    raise PayloadTooLargeError(
+                        f"request body exceeds {limit} bytes: submit fewer or smaller records per job"
+                    )
+                self._file.write(chunk)
+        except BaseException:
+            self.close()
+            raise
+
+    def replay(self, *, prefix: bytes = b"", block_size: int = 64 * 1024) -> ReplayedBody:
+        """A fresh iterable of ``prefix`` + the body (with ``len()``, so requests sends Content-Length)."""
+        return ReplayedBody(self, prefix, block_size)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> SpooledBody:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ReplayedBody:
+    """One pass over a :class:`SpooledBody`: iterable of byte blocks, ``len()`` = total size."""
+
+    def __init__(self, body: SpooledBody, prefix: bytes, block_size: int) -> None:
+        self._body, self._prefix, self._block_size = body, prefix, block_size
+
+    def __len__(self) -> int:
+        return len(self._prefix) + self._body.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._prefix:
+            yield self._prefix
+        file = self._body._file
+        file.seek(0)
+        while block := file.read(self._block_size):
+            yield block
+
+
+# -- logs of the HTTP libraries ------------------------------------------------------------------
+class RedactingFilter(logging.Filter):
+    """Replaces the values of secret query parameters (``key=...``) in a log record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix
+            return True
+        redacted = redact_url(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+#: Loggers that print request URLs: urllib3 at DEBUG (requests), httpx at INFO.
+HTTP_LIBRARY_LOGGERS = ("urllib3.connectionpool", "httpx")
+
+
+def install_log_redaction(loggers: Iterable[str] = HTTP_LIBRARY_LOGGERS) -> None:
+    """Attach :class:`RedactingFilter` to the HTTP libraries' loggers (idempotent)."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
