@@ -1,0 +1,479 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+How a result load talks to each database family, behind one small strategy interface.
+
+:class:`SqlDialect` holds the flow every database shares (one transaction per load; append,
+replace through a staging table, upsert) and the ANSI defaults. Subclasses change only what
+differs: identifier quoting, column types, transaction control, the bulk path (``COPY`` on
+PostgreSQL, batched ``executemany`` elsewhere) and the upsert statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_emailverify.results import FLAG_COLUMNS
+from airflow_provider_emailverify.transfers._common import CHUNK_ROWS, batched
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from logging import Logger
+
+MODES = ("append", "replace", "upsert")
+
+
+@dataclass
+class LoadPlan:
+    """
+    What to load where.
+
+    :param schema: schema (database, for MySQL) of the table, or ``None`` for the default one.
+    :param table: table name, verbatim (quoted by the dialect).
+    :param columns: table column names, in row order.
+    :param sources: the result field behind each column (picks the column type on creation).
+    :param mode: ``append``, ``replace`` or ``upsert``.
+    :param keys: upsert key columns (table names).
+    :param create_table: create the table when it does not exist.
+    :param batch_size: rows per ``executemany`` call.
+    """
+
+    schema: str | None
+    table: str
+    columns: Sequence[str]
+    sources: Sequence[str]
+    mode: str = "append"
+    keys: Sequence[str] = field(default_factory=tuple)
+    create_table: bool = True
+    batch_size: int = 10_000
+
+
+class SqlDialect:
+    """Any DB-API database: ANSI quoting and types, batched ``executemany``, no upsert."""
+
+    family: ClassVar[str] = "generic"
+    quote_char: ClassVar[str] = '"'
+    supports_upsert: ClassVar[bool] = False
+    text_type: ClassVar[str] = "VARCHAR(1024)"
+    key_type: ClassVar[str] = "VARCHAR(320)"
+    bool_type: ClassVar[str] = "BOOLEAN"
+    temp_table_prefix: ClassVar[str] = "CREATE TEMPORARY TABLE"
+
+    def __init__(self, hook: Any, log: Logger) -> None:
+        self.hook = hook
+        self.log = log
+        self.placeholder: str = getattr(hook, "placeholder", "%s") or "%s"
+
+    # -- names and types ---------------------------------------------------------------------------
+    def quote(self, name: str) -> str:
+        """Quote one identifier (always, so names keep their exact spelling and case)."""
+        if not name or "\x00" in name:
+            raise ValueError(f"invalid SQL identifier {name!r}")
+        q = self.quote_char
+        return q + name.replace(q, q + q) + q
+
+    def table_ref(self, schema: str | None, table: str) -> str:
+        return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
+
+    def column_list(self, columns: Iterable[str]) -> str:
+        return ", ".join(self.quote(c) for c in columns)
+
+    def column_type(self, source: str, *, key: bool) -> str:
+        if source in FLAG_COLUMNS:
+            return self.bool_type
+        return self.key_type if key or source == "email" else self.text_type
+
+    def column_defs(self, plan: LoadPlan, *, with_keys: bool) -> str:
+        keys = set(plan.keys) if with_keys else set()
+        return ", ".join(
+            f"{self.quote(c)} {self.column_type(s, key=c in keys)}"
+            for c, s in zip(plan.columns, plan.sources)
+        )
+
+    def staging_name(self) -> str:
+        return f"ev_stage_{uuid.uuid4().hex[:12]}"
+
+    # -- transaction -------------------------------------------------------------------------------
+    def prepare(self, conn: Any) -> None:
+        if getattr(self.hook, "supports_autocommit", False):
+            self.hook.set_autocommit(conn, False)
+
+    def begin(self, cursor: Any) -> None:
+        """Open the load's transaction (drivers that begin implicitly need nothing)."""
+
+    def commit(self, conn: Any, cursor: Any) -> None:
+        conn.commit()
+
+    def rollback(self, conn: Any, cursor: Any) -> None:
+        conn.rollback()
+
+    # -- DDL -----------------------------------------------------------------------------------------
+    def create_table(self, cursor: Any, plan: LoadPlan) -> bool:
+        """Create the table if missing; True when this call created it (only where DDL is not transactional)."""
+        key = f", PRIMARY KEY ({self.column_list(plan.keys)})" if plan.mode == "upsert" and plan.keys else ""
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table_ref(plan.schema, plan.table)} "
+            f"({self.column_defs(plan, with_keys=plan.mode == 'upsert')}{key}){self.table_options()}"
+        )
+        return False
+
+    def table_options(self) -> str:
+        return ""
+
+    def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
+        """Undo a table creation that the rollback could not undo (non-transactional DDL)."""
+
+    def create_staging(self, cursor: Any, plan: LoadPlan) -> str:
+        name = self.staging_name()
+        cursor.execute(
+            f"{self.temp_table_prefix} {self.quote(name)} ({self.column_defs(plan, with_keys=False)})"
+        )
+        return self.quote(name)
+
+    def drop_staging(self, cursor: Any, staging: str) -> None:
+        cursor.execute(f"DROP TABLE {staging}")
+
+    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
+        """Column sets of the table's unique indexes and primary key (case-folded where names fold)."""
+        raise NotImplementedError
+
+    def check_unique_key(self, cursor: Any, plan: LoadPlan) -> None:
+        wanted = {self.fold(k) for k in plan.keys}
+        if any(wanted == found for found in self.unique_keys(cursor, plan)):
+            return
+        raise ValueError(
+            f"upsert needs a primary key or unique index on ({', '.join(plan.keys)}) of table "
+            f"{self.table_ref(plan.schema, plan.table)}, which has none (or does not exist); "
+            "add one, or let the operator create the table"
+        )
+
+    def fold(self, name: str) -> str:
+        return name
+
+    # -- the load --------------------------------------------------------------------------------------
+    def load(self, conn: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """Load ``rows`` in one transaction: on any failure the table is left as it was."""
+        if plan.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {plan.mode!r}")
+        if plan.mode == "upsert" and not self.supports_upsert:
+            raise ValueError(f"upsert is not supported on {self.family} databases; use append or replace")
+        self.prepare(conn)
+        cursor = conn.cursor()
+        created = False
+        try:
+            self.begin(cursor)
+            if plan.create_table:
+                created = self.create_table(cursor, plan)
+            if plan.mode == "upsert":
+                self.check_unique_key(cursor, plan)
+            getattr(self, plan.mode)(cursor, plan, rows)
+            self.commit(conn, cursor)
+        except BaseException:
+            self.log.warning("Load into %s failed; rolling back", self.table_ref(plan.schema, plan.table))
+            try:
+                self.rollback(conn, cursor)
+                if created:
+                    self.drop_created_table(cursor, plan)
+            except Exception as err:
+                self.log.warning("Rollback failed too: %s", err)
+            raise
+        finally:
+            try:
+                cursor.close()
+            except Exception:
+                pass
+
+    def append(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        self.bulk_insert(cursor, self.table_ref(plan.schema, plan.table), plan, rows)
+
+    def replace(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """
+        Stage every row first, then swap the table's contents in the same transaction: the table
+        itself (grants, indexes, views, columns we do not write) is kept, and its rows are
+        touched only once the download is complete.
+        """
+        staging = self.create_staging(cursor, plan)
+        self.bulk_insert(cursor, staging, plan, rows)
+        target = self.table_ref(plan.schema, plan.table)
+        columns = self.column_list(plan.columns)
+        cursor.execute(f"DELETE FROM {target}")
+        cursor.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging}")
+        self.drop_staging(cursor, staging)
+
+    def upsert(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """Batched ``executemany`` of the dialect's insert-or-update statement."""
+        self.executemany(cursor, self.upsert_statement(plan), rows, plan.batch_size)
+
+    def upsert_statement(self, plan: LoadPlan) -> str:
+        raise NotImplementedError
+
+    def updated_columns(self, plan: LoadPlan) -> list[str]:
+        """The columns an upsert overwrites: every written column but the keys."""
+        keys = {self.fold(k) for k in plan.keys}
+        return [c for c in plan.columns if self.fold(c) not in keys]
+
+    def insert_statement(self, table: str, plan: LoadPlan) -> str:
+        marks = ", ".join([self.placeholder] * len(plan.columns))
+        return f"INSERT INTO {table} ({self.column_list(plan.columns)}) VALUES ({marks})"
+
+    def bulk_insert(self, cursor: Any, table: str, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        self.executemany(cursor, self.insert_statement(table, plan), rows, plan.batch_size)
+
+    @staticmethod
+    def executemany(cursor: Any, sql: str, rows: Iterable[tuple[Any, ...]], batch_size: int) -> None:
+        for batch in batched(rows, batch_size):
+            cursor.executemany(sql, batch)
+
+
+class PostgresDialect(SqlDialect):
+    """PostgreSQL: ``COPY ... FROM STDIN`` for every bulk path, upsert through a staging table."""
+
+    family = "postgresql"
+    supports_upsert = True
+    text_type = "TEXT"
+    key_type = "TEXT"
+    temp_table_prefix = "CREATE TEMPORARY TABLE"
+    seq_column = "__emailverify_seq"
+
+    def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
+        name = self.quote(self.staging_name())
+        seq = f", {self.quote(self.seq_column)} BIGINT GENERATED ALWAYS AS IDENTITY" if with_seq else ""
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {name} ({self.column_defs(plan, with_keys=False)}{seq}) ON COMMIT DROP"
+        )
+        return name
+
+    def drop_staging(self, cursor: Any, staging: str) -> None:
+        """Dropped on commit (``ON COMMIT DROP``)."""
+
+    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
+        cursor.execute(
+            "SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) AS k(n) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) "
+            "FROM pg_index i WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indpred IS NULL",
+            (self.table_ref(plan.schema, plan.table),),
+        )
+        return [set(row[0]) for row in cursor.fetchall()]
+
+    def upsert(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """
+        ``COPY`` into a staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``
+        of the mapped columns. When an address comes more than once, its last row wins.
+        """
+        staging = self.create_staging(cursor, plan, with_seq=True)
+        self.bulk_insert(cursor, staging, plan, rows)
+        target = self.table_ref(plan.schema, plan.table)
+        columns = self.column_list(plan.columns)
+        keys = self.column_list(plan.keys)
+        updates = self.updated_columns(plan)
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in updates)
+            if updates
+            else "DO NOTHING"
+        )
+        cursor.execute(
+            f"INSERT INTO {target} ({columns}) "
+            f"SELECT DISTINCT ON ({keys}) {columns} FROM {staging} "
+            f"ORDER BY {keys}, {self.quote(self.seq_column)} DESC "
+            f"ON CONFLICT ({keys}) {action}"
+        )
+
+    def bulk_insert(self, cursor: Any, table: str, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        sql = f"COPY {table} ({self.column_list(plan.columns)}) FROM STDIN"
+        if hasattr(cursor, "copy"):  # psycopg 3
+            with cursor.copy(sql) as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(row)
+        else:  # psycopg2
+            cursor.copy_expert(sql, ChunkReader(copy_text_chunks(rows)), size=256 * 1024)
+
+
+class SqliteDialect(SqlDialect):
+    """SQLite: explicit ``BEGIN`` (so DDL is inside the transaction too), ``ON CONFLICT`` upsert."""
+
+    family = "sqlite"
+    supports_upsert = True
+    text_type = "TEXT"
+    key_type = "TEXT"
+    temp_table_prefix = "CREATE TEMP TABLE"
+
+    def prepare(self, conn: Any) -> None:
+        # Manage transactions ourselves: the sqlite3 module would otherwise commit around DDL.
+        conn.isolation_level = None
+
+    def begin(self, cursor: Any) -> None:
+        cursor.execute("BEGIN")
+
+    def commit(self, conn: Any, cursor: Any) -> None:
+        cursor.execute("COMMIT")
+
+    def rollback(self, conn: Any, cursor: Any) -> None:
+        if getattr(conn, "in_transaction", True):
+            cursor.execute("ROLLBACK")
+
+    def create_staging(self, cursor: Any, plan: LoadPlan) -> str:
+        name = self.staging_name()
+        cursor.execute(f"CREATE TEMP TABLE {self.quote(name)} ({self.column_defs(plan, with_keys=False)})")
+        return f"temp.{self.quote(name)}"
+
+    def fold(self, name: str) -> str:
+        return name.lower()
+
+    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
+        prefix = f"{self.quote(plan.schema)}." if plan.schema else ""
+        cursor.execute(f"PRAGMA {prefix}index_list({self.quote(plan.table)})")
+        indexes = [row[1] for row in cursor.fetchall() if row[2] and not (len(row) > 4 and row[4])]
+        found = []
+        for index in indexes:
+            cursor.execute(f"PRAGMA {prefix}index_info({self.quote(index)})")
+            found.append({self.fold(row[2]) for row in cursor.fetchall() if row[2] is not None})
+        return found
+
+    def upsert_statement(self, plan: LoadPlan) -> str:
+        updates = self.updated_columns(plan)
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates)
+            if updates
+            else "DO NOTHING"
+        )
+        table = self.table_ref(plan.schema, plan.table)
+        return f"{self.insert_statement(table, plan)} ON CONFLICT ({self.column_list(plan.keys)}) {action}"
+
+
+class MySqlDialect(SqlDialect):
+    """
+    MySQL and MariaDB: backtick quoting, ``utf8mb4`` tables with binary collation (addresses
+    compare exactly), ``ON DUPLICATE KEY UPDATE`` upsert. ``CREATE TABLE`` commits implicitly
+    there, so a table this load created is dropped again if the load fails.
+    """
+
+    family = "mysql"
+    quote_char = "`"
+    supports_upsert = True
+    text_type = "TEXT"
+    key_type = "VARCHAR(255)"
+    email_type = "VARCHAR(320)"
+
+    def column_type(self, source: str, *, key: bool) -> str:
+        if source == "email":
+            return self.email_type
+        return super().column_type(source, key=key)
+
+    def table_options(self) -> str:
+        return " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    def fold(self, name: str) -> str:
+        return name.lower()
+
+    def _schema_arg(self, plan: LoadPlan) -> tuple[str | None, str]:
+        return plan.schema, plan.table
+
+    def table_exists(self, cursor: Any, plan: LoadPlan) -> bool:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s",
+            self._schema_arg(plan),
+        )
+        return bool(cursor.fetchone()[0])
+
+    def create_table(self, cursor: Any, plan: LoadPlan) -> bool:
+        if self.table_exists(cursor, plan):
+            return False
+        super().create_table(cursor, plan)
+        return True
+
+    def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.table_ref(plan.schema, plan.table)}")
+
+    def create_staging(self, cursor: Any, plan: LoadPlan) -> str:
+        name = self.quote(self.staging_name())
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {name} ({self.column_defs(plan, with_keys=False)}){self.table_options()}"
+        )
+        return name
+
+    def drop_staging(self, cursor: Any, staging: str) -> None:
+        cursor.execute(f"DROP TEMPORARY TABLE {staging}")
+
+    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
+        cursor.execute(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+            self._schema_arg(plan),
+        )
+        indexes: dict[str, set[str]] = {}
+        for index, column in cursor.fetchall():
+            indexes.setdefault(index, set()).add(self.fold(column))
+        return list(indexes.values())
+
+    def upsert_statement(self, plan: LoadPlan) -> str:
+        updates = self.updated_columns(plan) or [plan.keys[0]]
+        action = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates)
+        table = self.table_ref(plan.schema, plan.table)
+        return f"{self.insert_statement(table, plan)} ON DUPLICATE KEY UPDATE {action}"
+
+
+_FAMILIES: dict[str, type[SqlDialect]] = {
+    "postgres": PostgresDialect,
+    "postgresql": PostgresDialect,
+    "sqlite": SqliteDialect,
+    "mysql": MySqlDialect,
+    "mariadb": MySqlDialect,
+}
+
+
+def dialect_for(hook: Any, log: Logger) -> SqlDialect:
+    """The strategy for a ``DbApiHook``: by connection type, else by its SQLAlchemy dialect name."""
+    names = [getattr(hook, "conn_type", None)]
+    try:
+        names.append(hook.dialect_name)
+    except Exception:  # a hook without a usable URI: fall back to the generic dialect
+        pass
+    for name in names:
+        if name and str(name).lower() in _FAMILIES:
+            return _FAMILIES[str(name).lower()](hook, log)
+    return SqlDialect(hook, log)
+
+
+# -- psycopg2 COPY support ---------------------------------------------------------------------------
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def copy_text_chunks(rows: Iterable[Sequence[Any]], *, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """Rows in PostgreSQL's ``COPY`` text format (tab-separated, ``\\N`` for null), as UTF-8 chunks."""
+    for batch in batched(rows, chunk_rows):
+        yield "".join(["\t".join(map(_copy_field, row)) + "\n" for row in batch]).encode("utf-8")
+
+
+class ChunkReader:
+    """A read-only file over a generator of byte chunks (what psycopg2's ``copy_expert`` reads)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+
+    def read(self, size: int = -1) -> bytes:
+        # copy_expert sends whatever one read returns, so a whole chunk at a time is fine;
+        # an empty answer means the end, so empty chunks are skipped.
+        for chunk in self._chunks:
+            if chunk:
+                return chunk
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by COPY
+        return self.read(size)
