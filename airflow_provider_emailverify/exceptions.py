@@ -74,3 +74,11 @@ class JobNotReadyError(EmailVerificationError):
 
 class InvalidRequestError(EmailVerificationError):
     """A parameter is missing or invalid (not retried)."""
+
+
+class JobCreationUncertainError(EmailVerificationError):
+    """
+    A job-creating request may have reached the vendor, but no answer came back, and the vendor
+    cannot look jobs up by name: a job may exist. Not retried (and not a :class:`TransientError`),
+    so nothing submits the list a second time and pays twice.
+    """

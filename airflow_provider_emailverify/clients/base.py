@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 from airflow_provider_emailverify.exceptions import (
     EmailVerificationError,
+    InvalidRequestError,
+    JobCreationUncertainError,
     JobNotFoundError,
     PayloadTooLargeError,
     ThrottledError,
@@ -145,6 +147,9 @@ class BaseClient:
     max_job_size: ClassVar[int] = 100_000
     #: Whether :meth:`find_job` can find a job by name (makes job creation safe to retry).
     can_find_jobs: ClassVar[bool] = False
+    #: 5xx statuses that say the vendor did not act on the request (e.g. 503 Service Unavailable):
+    #: their :class:`TransientError` is marked not sent, so even job creation may be retried.
+    unprocessed_statuses: ClassVar[frozenset[int]] = frozenset()
 
     def __init__(
         self,
@@ -183,9 +188,12 @@ class BaseClient:
                 **self._error_kwargs(response),
             )
         if response.status >= 500:
-            raise TransientError(
+            error = TransientError(
                 self.error_text(call, response, f"server error {response.status}"), **self._error_kwargs(response)
             )
+            if response.status in self.unprocessed_statuses:
+                error.sent = False  # type: ignore[attr-defined]
+            raise error
 
     def message_of(self, response: RawResponse) -> str | None:
         """The vendor's own error text in ``response`` (override per vendor envelope)."""
@@ -354,6 +362,44 @@ class BaseClient:
                     yield line.rstrip(b"\r").decode("utf-8")
             if pending:
                 yield pending.rstrip(b"\r").decode("utf-8")
+        except requests.RequestException as err:
+            raise _transient(self, call, err, sent=True) from None
+        finally:
+            response.close()
+
+    def stream_chunks(
+        self, call: ApiCall[Any], *, json_body: bool = False, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """
+        Raw byte chunks of a streamed download, without holding the body (for formats that are
+        not line-based, e.g. a JSON array parsed with :func:`iter_json_array`).
+
+        Like :meth:`stream_lines`, the opening request is retried and a break mid-stream raises
+        :class:`TransientError`. An error status is mapped through :meth:`check`.
+
+        :param json_body: the download itself is JSON (a JSON answer is then not an error).
+        """
+        import requests
+
+        def open_stream() -> requests.Response:
+            response = self._send(call, stream=True)
+            ctype = response.headers.get("content-type", "")
+            if response.status_code >= 300 or ("json" in ctype and not json_body):
+                try:
+                    content = response.content
+                except requests.RequestException as err:
+                    raise _transient(self, call, err, sent=True) from None
+                raw = self.decode(response.status_code, dict(response.headers), content)
+                self.check(call, raw)
+                raise EmailVerificationError(
+                    self.error_text(call, raw, self.message_of(raw) or "unexpected answer"),
+                    **self._error_kwargs(raw),
+                )
+            return response
+
+        response = self._run_with_retries(call, open_stream)
+        try:
+            yield from response.iter_content(chunk_size=chunk_size)
         except requests.RequestException as err:
             raise _transient(self, call, err, sent=True) from None
         finally:
@@ -578,6 +624,29 @@ class VerificationClient(BaseClient):
                 time.sleep(delay)
 
 
+    def create_job_once(self, call: ApiCall[str], *, name: str | None) -> str:
+        """
+        :meth:`create_job_safely`, but a creation that may have reached the vendor without an
+        answer (and cannot be looked up by name) raises :class:`JobCreationUncertainError`, which
+        is not transient: no retry layer re-submits it into a second paid job.
+        """
+        try:
+            return self.create_job_safely(call, name=name)
+        except TransientError as err:
+            if not getattr(err, "sent", True):
+                raise
+            raise JobCreationUncertainError(
+                self.redact(
+                    f"{self.vendor} {call.endpoint}: the request may have reached {self.vendor} but no answer "
+                    f"came back ({err.message}); a job may have been created. It was not submitted again, "
+                    f"to avoid paying twice: check the vendor's dashboard before retrying"
+                ),
+                vendor=self.vendor,
+                http_status=err.http_status,
+                vendor_message=err.vendor_message,
+            ) from None
+
+
 def with_params(call: ApiCall[T], **params: Any) -> ApiCall[T]:
     """``call`` with extra query parameters (for authentication in the query string)."""
     return replace(call, params={**(call.params or {}), **params})
@@ -680,3 +749,90 @@ def install_log_redaction(loggers: Iterable[str] = HTTP_LIBRARY_LOGGERS) -> None
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
+
+
+# -- input records and downloads shared by the vendor clients ------------------------------------
+def checked_records(
+    records: Iterable[Any], *, vendor: str, max_rows: int | None
+) -> Iterator[tuple[int, Any, str]]:
+    """
+    ``(row number from 1, record, email)`` for each submitted record, failing clearly instead of
+    dropping anything: a record without a usable ``email`` (or a plain string) raises
+    :class:`InvalidRequestError` naming the row, more than ``max_rows`` records raise
+    :class:`PayloadTooLargeError`, and no record at all raises :class:`InvalidRequestError`.
+
+    :param records: dicts with an ``email`` key (plain strings are taken as the address).
+    :param vendor: vendor key for the errors.
+    :param max_rows: the vendor's per-job limit (``None``: no limit).
+    """
+    index = 0
+    for index, record in enumerate(records, start=1):
+        email = record if isinstance(record, str) else record.get("email") if isinstance(record, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            raise InvalidRequestError(
+                f"{vendor}: record {index} has no email address (got {str(record)[:100]!r})", vendor=vendor
+            )
+        if "\n" in email or "\r" in email:
+            raise InvalidRequestError(f"{vendor}: record {index} has a line break in its email address", vendor=vendor)
+        if max_rows is not None and index > max_rows:
+            raise PayloadTooLargeError(
+                f"{vendor}: more than {max_rows} records for one job; split the list", vendor=vendor
+            )
+        yield index, record, email
+    if index == 0:
+        raise InvalidRequestError(f"{vendor}: no records to verify", vendor=vendor)
+
+
+def header_index(header: Iterable[str], *names: str) -> int | None:
+    """Position of the first CSV column named like one of ``names`` (case and spaces ignored)."""
+    wanted = [n.strip().lower() for n in names]
+    cells = [str(h).strip().lstrip("\ufeff").lower() for h in header]
+    for name in wanted:
+        if name in cells:
+            return cells.index(name)
+    return None
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """
+    Elements of a JSON array arriving as byte chunks, decoded one at a time (constant memory in
+    the array's length). Elements must be objects or arrays (a number split across chunks could
+    be misread). Raises ``ValueError`` when the array is cut short or malformed.
+    """
+    import codecs
+
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    buffer, pos, started, expect_value = "", 0, False, True
+    for chunk in chunks:
+        buffer = buffer[pos:] + utf8.decode(chunk)
+        pos = 0
+        while True:
+            pos = _JSON_WS.match(buffer, pos).end()
+            if pos >= len(buffer):
+                break
+            char = buffer[pos]
+            if not started:
+                if char != "[":
+                    raise ValueError(f"expected a JSON array, got {buffer[pos:pos + 40]!r}")
+                started, pos = True, pos + 1
+            elif char == "]":
+                rest = buffer[pos + 1:].strip()
+                if rest:
+                    raise ValueError(f"unexpected data after the JSON array: {rest[:40]!r}")
+                return
+            elif char == "," and not expect_value:
+                expect_value, pos = True, pos + 1
+            elif expect_value and char in "{[":
+                try:
+                    value, end = decoder.raw_decode(buffer, pos)
+                except json.JSONDecodeError:
+                    break  # incomplete: wait for the next chunk
+                yield value
+                pos, expect_value = end, False
+            else:
+                raise ValueError(f"malformed JSON array near {buffer[pos:pos + 40]!r}")
+    raise ValueError("the JSON array was cut short")
