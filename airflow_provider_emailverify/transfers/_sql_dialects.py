@@ -287,7 +287,14 @@ class PostgresDialect(SqlDialect):
                 for row in rows:
                     write_row(row)
         else:  # psycopg2
-            cursor.copy_expert(sql, ChunkReader(copy_text_chunks(rows)), size=256 * 1024)
+            reader = ChunkReader(copy_text_chunks(rows))
+            try:
+                cursor.copy_expert(sql, reader, size=256 * 1024)
+            except Exception as err:
+                # psycopg2 turns an error raised while reading into QueryCanceled: surface the cause.
+                if reader.error is not None:
+                    raise reader.error from err
+                raise
 
 
 class SqliteDialect(SqlDialect):
@@ -466,13 +473,19 @@ class ChunkReader:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
+        #: what the chunk source raised, if anything (the driver only reports that reading failed).
+        self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
         # copy_expert sends whatever one read returns, so a whole chunk at a time is fine;
         # an empty answer means the end, so empty chunks are skipped.
-        for chunk in self._chunks:
-            if chunk:
-                return chunk
+        try:
+            for chunk in self._chunks:
+                if chunk:
+                    return chunk
+        except BaseException as err:
+            self.error = err
+            raise
         return b""
 
     def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by COPY

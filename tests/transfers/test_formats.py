@@ -1,0 +1,158 @@
+# Licensed under the Apache License, Version 2.0.
+"""The shared row handling of the transfers: columns, status filters, CSV / JSON Lines / gzip encoding."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections import Counter
+
+import pytest
+
+from airflow_provider_emailverify.results import NEUTRAL_COLUMNS, VerificationResult
+from airflow_provider_emailverify.transfers._common import (
+    ResultColumns,
+    batched,
+    csv_chunks,
+    gzip_chunks,
+    jsonl_chunks,
+    select_results,
+    status_counts,
+    validate_statuses,
+)
+from airflow_provider_emailverify.transfers._sql_dialects import ChunkReader, copy_text_chunks
+from tests.transfers.conftest import TRICKY_EMAILS, sample_results
+
+
+def _csv_text(value):
+    return {True: "true", False: "false", None: ""}.get(value, value) if not isinstance(value, str) else value
+
+
+def test_csv_round_trips_every_field_exactly():
+    results = sample_results()
+    data = b"".join(csv_chunks(iter(results), ResultColumns(), chunk_rows=3))
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    header, *rows = list(reader)
+    assert tuple(header) == NEUTRAL_COLUMNS
+    assert [row[0] for row in rows] == TRICKY_EMAILS
+    for row, result in zip(rows, results):
+        assert row == [_csv_text(v) for v in result.as_dict().values()]
+
+
+def test_csv_with_no_rows_is_just_the_header():
+    assert b"".join(csv_chunks(iter([]), ResultColumns(["email", "status"]))) == b"email,status\n"
+
+
+def test_jsonl_round_trips_every_field_exactly():
+    results = sample_results()
+    data = b"".join(jsonl_chunks(iter(results), ResultColumns(), chunk_rows=4))
+    lines = data.decode("utf-8").split("\n")
+    assert lines[-1] == ""
+    parsed = [json.loads(line) for line in lines[:-1]]
+    assert parsed == [r.as_dict() for r in results]
+    assert list(parsed[0]) == list(NEUTRAL_COLUMNS)
+    # Not ASCII-escaped: a human reading the file sees the address as submitted.
+    assert "ünïcødé@exämple.com" in data.decode("utf-8")
+
+
+def test_jsonl_of_extra_columns_uses_their_json_type():
+    result = sample_results(["a@example.com"])[0]
+    result.extra = {"crm_id": 42, "name": 'Zoë "Z"'}
+    columns = ResultColumns({"email": "email", "crm_id": "crm_id", "name": "name"})
+    (line,) = b"".join(jsonl_chunks(iter([result]), columns)).decode().splitlines()
+    # Pass-through values are written as text (what a vendor gives back is text).
+    assert json.loads(line) == {"email": "a@example.com", "crm_id": "42", "name": 'Zoë "Z"'}
+
+
+def test_gzip_output_is_one_readable_member():
+    results = sample_results() * 500
+    plain = b"".join(csv_chunks(iter(results), ResultColumns()))
+    packed = b"".join(gzip_chunks(csv_chunks(iter(results), ResultColumns())))
+    assert gzip.decompress(packed) == plain
+    assert len(packed) < len(plain) / 5
+
+
+def test_column_map_selects_renames_and_orders():
+    columns = ResultColumns({"status": "Verification Status", "email": "e-mail", "is_role": "role?"})
+    assert columns.targets == ("Verification Status", "e-mail", "role?")
+    result = sample_results(["x@example.com"])[0]
+    assert columns.row_getter()(result) == (result.status, result.email, result.is_role)
+    assert columns.target_of("email") == "e-mail"
+    assert columns.target_of("e-mail") == "e-mail"
+    with pytest.raises(ValueError, match="not among the written columns"):
+        columns.target_of("job_id")
+
+
+def test_single_column_getter_still_gives_tuples():
+    result = sample_results(["x@example.com"])[0]
+    assert ResultColumns(["email"]).row_getter()(result) == ("x@example.com",)
+
+
+def test_column_map_rejects_two_fields_in_one_column():
+    with pytest.raises(ValueError, match="more than one field"):
+        ResultColumns({"email": "value", "status": "value"})
+    with pytest.raises(ValueError, match="no column"):
+        ResultColumns({})
+    with pytest.raises(TypeError):
+        ResultColumns("email")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, None),
+        ("deliverable", {"deliverable"}),
+        ("Deliverable, risky", {"deliverable", "risky"}),
+        (["unknown", "undeliverable"], {"unknown", "undeliverable"}),
+    ],
+)
+def test_validate_statuses(given, expected):
+    assert validate_statuses(given) == (None if expected is None else frozenset(expected))
+
+
+def test_validate_statuses_names_what_is_wrong():
+    with pytest.raises(ValueError, match="valid"):
+        validate_statuses(["deliverable", "valid"])
+    with pytest.raises(ValueError, match="empty"):
+        validate_statuses([])
+
+
+def test_select_results_filters_and_counts_lazily():
+    counts: Counter[str] = Counter()
+    consumed = []
+
+    def source():
+        for r in sample_results():
+            consumed.append(r.email)
+            yield r
+
+    selected = select_results(source(), frozenset({"risky", "unknown"}), counts)
+    first = next(selected)
+    assert first.status == "risky"
+    assert len(consumed) == 2  # nothing read ahead
+    rest = list(selected)
+    assert {r.status for r in [first, *rest]} == {"risky", "unknown"}
+    assert status_counts(counts) == {"deliverable": 0, "risky": 4, "undeliverable": 0, "unknown": 3}
+    assert counts["skipped"] == len(TRICKY_EMAILS) - 7
+
+
+def test_batched_never_holds_more_than_a_batch():
+    assert [len(b) for b in batched(iter(range(10)), 4)] == [4, 4, 2]
+    assert list(batched(iter([]), 4)) == []
+
+
+def test_copy_text_format_escapes_what_copy_reads_specially():
+    rows = [("a\tb", "c\\d", "e\nf\rg", None, True, False, "")]
+    assert b"".join(copy_text_chunks(rows)) == b"a\\tb\tc\\\\d\te\\nf\\rg\t\\N\tt\tf\t\n"
+
+
+def test_chunk_reader_skips_empty_chunks_until_the_end():
+    reader = ChunkReader(iter([b"ab", b"", b"cd"]))
+    assert [reader.read(8192), reader.read(8192), reader.read(8192)] == [b"ab", b"cd", b""]
+
+
+def test_extra_fields_default_to_null():
+    result = VerificationResult(email="a@example.com", status="unknown", vendor_status="unknown")
+    assert ResultColumns(["email", "first_name"]).row_getter()(result) == ("a@example.com", None)
