@@ -735,8 +735,44 @@ def _email_column(header: Sequence[str]) -> int:
     return next((index for index, name in enumerate(names) if "email" in name), 0)
 
 
+def _csv_records(fh: BinaryIO) -> Iterator[list[str]]:
+    """Non-blank CSV rows of an uploaded file, from its start."""
+    import csv
+    import io
+
+    fh.seek(0)
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        for cells in csv.reader(text):
+            if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
+                yield cells
+    except csv.Error as err:
+        raise ValueError(f"unreadable CSV: {err}") from None
+    finally:
+        text.detach()
+
+
+def _line_count(fh: BinaryIO) -> int:
+    """Lines in a file (an upper bound of its CSV records), counted without parsing."""
+    fh.seek(0)
+    lines, last = 0, b"\n"
+    while chunk := fh.read(1024 * 1024):
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+def _is_header(cells: Sequence[str]) -> bool:
+    return not any("@" in cell for cell in cells)
+
+
 def ingest_csv(
-    fh: BinaryIO, spool: RowSpool, *, max_rows: int | None = None, max_bytes: int | None = None
+    fh: BinaryIO,
+    spool: RowSpool,
+    *,
+    max_rows: int | None = None,
+    max_bytes: int | None = None,
+    on_email: Callable[[str], None] | None = None,
 ) -> CsvUpload:
     """
     Copy an uploaded CSV or one-address-a-line TXT file into ``spool``, one list of cells a row.
@@ -744,42 +780,39 @@ def ingest_csv(
     Reads the (already spooled) upload as a stream; blank lines are skipped. A first row none of
     whose cells contains ``@`` is a header, and the address column is the one named ``email``
     (else containing ``email``, else the first); in a header-less file it is the first cell of
-    the first row holding an ``@``. Run it in a worker thread: it blocks.
+    the first row holding an ``@``. ``on_email`` sees each row's address as it is spooled (to
+    tally verdicts in the same pass). An oversized file is refused after a quick counting pass,
+    before any row is spooled. Run it in a worker thread: it blocks.
 
     :raises UploadLimitError: past ``max_rows`` data rows or ``max_bytes`` bytes.
     :raises ValueError: when the file is not readable CSV.
     """
-    import csv
-    import io
-
     if max_bytes is not None:
         fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        if size > max_bytes:
+        if fh.tell() > max_bytes:
             raise UploadLimitError("bytes", max_bytes)
-    fh.seek(0)
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
+    if max_rows is not None and _line_count(fh) > max_rows:
+        count, header_rows = 0, 0
+        for cells in _csv_records(fh):
+            if not count:
+                header_rows = int(_is_header(cells))
+            count += 1
+        if count - header_rows > max_rows:
+            raise UploadLimitError("rows", max_rows)
     header: list[str] | None = None
     email_index = width = rows = 0
-    try:
-        for cells in csv.reader(text):
-            if not any(cell.strip() for cell in cells):
+    for cells in _csv_records(fh):
+        if not width:
+            width = len(cells)
+            if _is_header(cells):
+                header = cells
+                email_index = _email_column(cells)
                 continue
-            if not width:
-                width = len(cells)
-                if not any("@" in cell for cell in cells):
-                    header = cells
-                    email_index = _email_column(cells)
-                    continue
-                email_index = next((index for index, cell in enumerate(cells) if "@" in cell), 0)
-            rows += 1
-            if max_rows is not None and rows > max_rows:
-                raise UploadLimitError("rows", max_rows)
-            spool.append(cells)
-    except csv.Error as err:
-        raise ValueError(f"unreadable CSV: {err}") from None
-    finally:
-        text.detach()
+            email_index = next((index for index, cell in enumerate(cells) if "@" in cell), 0)
+        rows += 1
+        spool.append(cells)
+        if on_email is not None:
+            on_email(cells[email_index] if email_index < len(cells) else "")
     return CsvUpload(header, email_index, width, rows)
 
 
