@@ -1,0 +1,513 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+Bouncify (bouncify.io) API v1 client.
+
+The API key travels as the ``apikey`` query parameter on every request (redacted from every log
+line and error). A bulk job is a CSV file uploaded as ``multipart/form-data`` (streamed from a
+spool, so a retry sends the same bytes), prepared by Bouncify (``preparing`` → ``ready``),
+started with ``PATCH {"action": "start"}`` (the paid step, safe to repeat), verified, and
+downloaded as CSV with ``POST /v1/download?jobId=``. Errors are ``success: false`` bodies whose
+text is in ``result`` (or ``message``); an unknown job is HTTP 400, not 404.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_emailverify.clients.base import (
+    ApiCall,
+    SpooledBody,
+    VerificationClient,
+    checked_records,
+    header_index,
+    multipart_body,
+    with_params,
+)
+from airflow_provider_emailverify.exceptions import (
+    AuthenticationError,
+    EmailVerificationError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    JobNotFoundError,
+    JobNotReadyError,
+    PayloadTooLargeError,
+)
+from airflow_provider_emailverify.jobs import JobInfo, JobState
+from airflow_provider_emailverify.results import Status, VerificationResult, neutral_status, parse_bool
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    import httpx
+
+    from airflow_provider_emailverify.clients.base import RawResponse
+
+log = logging.getLogger(__name__)
+
+VENDOR = "bouncify"
+#: Bouncify's limits for one uploaded file: 500,000 addresses and 10 MB.
+VENDOR_MAX_ROWS = 500_000
+DEFAULT_MAX_UPLOAD_BYTES = 10_000_000
+#: Rows per job by default: 200,000 rows stay under 10 MB while a CSV row averages <= 50 bytes
+#: (an address plus pass-through columns). Raise it with the ``max_rows_per_job`` extra.
+DEFAULT_MAX_ROWS = 200_000
+
+_JOB_STATES = {
+    "preparing": JobState.QUEUED,
+    "ready": JobState.QUEUED,
+    "verifying": JobState.RUNNING,
+    "completed": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+}
+ACCEPT_ALL = frozenset({"accept_all", "accept-all", "accept all"})
+FILTER_VALUES = ("deliverable", "undeliverable", "accept_all", "unknown")
+#: Verification columns Bouncify appends to the uploaded file's own columns.
+RESULT_COLUMNS = ("verification result", "syntax error", "isp", "role", "disposable", "trap", "verified at", "accept-all")
+
+
+# -- parsers ---------------------------------------------------------------------------------------
+def _error(message: str) -> EmailVerificationError:
+    return EmailVerificationError(f"bouncify: {message}", vendor=VENDOR)
+
+
+def _catchall(result: str, flag: Any = None) -> bool | None:
+    """Catch-all from the verdict (accept-all) or the integer ``accept_all`` flag (2: undetermined)."""
+    verdict = result.strip().lower()
+    if verdict in ACCEPT_ALL:
+        return True
+    if flag is not None and str(flag).strip() != "":
+        return None if str(flag).strip() == "2" else parse_bool(flag)
+    return False if verdict in ("deliverable", "undeliverable") else None
+
+
+def parse_verify(body: Any) -> VerificationResult:
+    """A single-verification answer (``GET /v1/verify``) as a neutral row."""
+    if not isinstance(body, dict) or "result" not in body or "email" not in body:
+        raise _error(f"unexpected verification answer {str(body)[:200]!r}")
+    result = str(body["result"])
+    return VerificationResult.from_vendor(
+        vendor=VENDOR,
+        email=str(body["email"]),
+        vendor_status=result,
+        is_disposable=parse_bool(body.get("disposable")),
+        is_role=parse_bool(body.get("role")),
+        is_free=parse_bool(body.get("free_email")),
+        is_catchall=_catchall(result, body.get("accept_all")),
+    )
+
+
+def parse_status(body: Any) -> JobInfo:
+    """A job status answer (``GET /v1/bulk``) as :class:`JobInfo`."""
+    if not isinstance(body, dict) or "job_id" not in body or "status" not in body:
+        raise _error(f"unexpected job status answer {str(body)[:200]!r}")
+    vendor_status = str(body["status"])
+    state = _JOB_STATES.get(vendor_status.lower(), JobState.RUNNING)
+    total = _int(body.get("total"))
+    verified = _int(body.get("verified")) or 0
+    results = body.get("results") if isinstance(body.get("results"), dict) else {}
+    counts: dict[str, int] = {}
+    for key, value in results.items():
+        status = neutral_status(VENDOR, key)
+        counts[status] = counts.get(status, 0) + (_int(value) or 0)
+    if state is JobState.COMPLETED:
+        progress, verified = 1.0, verified or (total or 0)
+    else:
+        progress = min(1.0, verified / total) if total else 0.0
+    return JobInfo(
+        job_id=str(body["job_id"]),
+        state=state,
+        progress=progress,
+        total=total,
+        processed=verified,
+        counts=counts,
+        vendor_status=vendor_status,
+        message=str(body.get("message")) if state in (JobState.FAILED, JobState.CANCELLED) else None,
+    )
+
+
+def parse_job_id(body: Any) -> str:
+    """The ``job_id`` of an upload answer."""
+    if not isinstance(body, dict) or not body.get("job_id"):
+        raise _error(f"unexpected upload answer {str(body)[:200]!r}")
+    return str(body["job_id"])
+
+
+def parse_credits(body: Any) -> int:
+    info = body.get("credits_info") if isinstance(body, dict) else None
+    if not isinstance(info, dict) or _int(info.get("credits_remaining")) is None:
+        raise _error(f"unexpected account answer {str(body)[:200]!r}")
+    return int(info["credits_remaining"])
+
+
+def csv_row_parser(header: Sequence[str], *, job_id: str | None):
+    """
+    A function turning one row of the result CSV into a neutral row. Columns are found by name:
+    the email is the ``Email`` column, else the first; the uploaded file's other columns are
+    passed through in ``extra``.
+    """
+    result_at = header_index(header, "Verification Result")
+    if result_at is None:
+        raise _error(f"the result file has no 'Verification Result' column (header {list(header)[:20]!r})")
+    email_at = header_index(header, "Email")
+    email_at = 0 if email_at is None else email_at
+    flags = {
+        name: header_index(header, *labels)
+        for name, labels in {
+            "syntax": ("Syntax Error",),
+            "isp": ("ISP",),
+            "role": ("Role",),
+            "disposable": ("Disposable",),
+            "accept_all": ("Accept-all", "Accept All", "accept_all"),
+        }.items()
+    }
+    passthrough = [
+        (i, name)
+        for i, name in enumerate(header)
+        if i != email_at and name.strip() and name.strip().lower() not in RESULT_COLUMNS
+    ]
+
+    def cell(row: Sequence[str], index: int | None) -> str | None:
+        return row[index] if index is not None and index < len(row) else None
+
+    def parse(row: Sequence[str]) -> VerificationResult:
+        result = cell(row, result_at) or ""
+        return VerificationResult.from_vendor(
+            vendor=VENDOR,
+            email=cell(row, email_at) or "",
+            vendor_status=result,
+            job_id=job_id,
+            is_disposable=parse_bool(cell(row, flags["disposable"])),
+            is_role=parse_bool(cell(row, flags["role"])),
+            is_free=parse_bool(cell(row, flags["isp"])),
+            is_catchall=_catchall(result, cell(row, flags["accept_all"])),
+            is_syntax_error=parse_bool(cell(row, flags["syntax"])),
+            extra={name: row[i] for i, name in passthrough if i < len(row)},
+        )
+
+    return parse
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ok(body: Any) -> bool:
+    """Bouncify's ``success`` flag (boolean or the strings ``"true"``/``"false"``); absent counts as ok."""
+    if not isinstance(body, dict) or "success" not in body:
+        return True
+    return parse_bool(body["success"]) is not False
+
+
+def _none(body: Any) -> None:
+    return None
+
+
+#: Vendor error text (lower-cased) -> exception, first match wins.
+_ERRORS: tuple[tuple[str, type[EmailVerificationError]], ...] = (
+    ("not found", JobNotFoundError),
+    ("invalid api key", AuthenticationError),
+    ("insufficient", InsufficientCreditsError),
+    ("already started", JobNotReadyError),
+    ("not ready", JobNotReadyError),
+    ("being verified", JobNotReadyError),
+    ("being prepared", JobNotReadyError),
+    ("ready for verification", JobNotReadyError),
+    ("being processed", JobNotReadyError),
+    ("cannot be downloaded", JobNotReadyError),
+    ("restricted", EmailVerificationError),
+)
+
+
+class BouncifyClient(VerificationClient):
+    """
+    Bouncify API v1.
+
+    Extras: ``job_id_in_path`` (``true``: ``/v1/bulk/{job_id}`` as the vendor's code samples and
+    clients do; ``false``: the ``job_id`` query parameter of the parameter tables);
+    ``max_rows_per_job`` (default 200,000, at most 500,000); ``max_upload_bytes`` (default
+    10,000,000); ``verify_timeout_ms`` (30,000-180,000; Bouncify's default 180,000 when unset);
+    ``prepare_timeout`` (seconds to wait for an uploaded list to become ready, default 900).
+
+    See :class:`~airflow_provider_emailverify.clients.base.BaseClient` for the other parameters.
+    """
+
+    vendor: ClassVar[str] = VENDOR
+    default_base_url: ClassVar[str] = "https://api.bouncify.io"
+    max_job_size: ClassVar[int] = DEFAULT_MAX_ROWS
+    can_find_jobs: ClassVar[bool] = False
+    unprocessed_statuses: ClassVar[frozenset[int]] = frozenset({503})
+    #: Seconds between status checks while a list is being prepared (and before a cancel).
+    poll_interval: ClassVar[float] = 2.0
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        extras = self.extras
+        self.job_id_in_path = parse_bool(extras.get("job_id_in_path", True)) is not False
+        rows = int(extras.get("max_rows_per_job") or DEFAULT_MAX_ROWS)
+        self.max_job_size = min(VENDOR_MAX_ROWS, max(1, rows))  # type: ignore[misc]
+        self.max_upload_bytes = int(extras.get("max_upload_bytes") or DEFAULT_MAX_UPLOAD_BYTES)
+        timeout_ms = extras.get("verify_timeout_ms")
+        self.verify_timeout_ms = min(180_000, max(30_000, int(timeout_ms))) if timeout_ms not in (None, "") else None
+        self.prepare_timeout = float(extras.get("prepare_timeout") or 900)
+
+    # -- transport hooks ---------------------------------------------------------------------
+    def authenticate(self, call: ApiCall[Any]) -> ApiCall[Any]:
+        return with_params(call, apikey=self.api_key)
+
+    def message_of(self, response: RawResponse) -> str | None:
+        body = response.body
+        if isinstance(body, dict):
+            for name in ("result", "message"):
+                if isinstance(body.get(name), str) and body[name]:
+                    return self.redact(body[name])
+        return super().message_of(response)
+
+    def check(self, call: ApiCall[Any], response: RawResponse) -> None:
+        super().check(call, response)  # 429, 5xx
+        status = response.status
+        if 200 <= status < 300 and _ok(response.body):
+            return
+        if status == 401:
+            self.raise_error(AuthenticationError, call, response)
+        if status == 402:
+            self.raise_error(InsufficientCreditsError, call, response)
+        message = (self.message_of(response) or "").lower()
+        for needle, cls in _ERRORS:
+            if needle in message:
+                self.raise_error(cls, call, response)
+        self.raise_error(InvalidRequestError if status < 500 else EmailVerificationError, call, response)
+
+    def _bulk(self, method: str, job_id: str, endpoint: str, **kwargs: Any) -> ApiCall[Any]:
+        """A ``/v1/bulk`` call naming ``job_id`` in the path or the query, per ``job_id_in_path``."""
+        if self.job_id_in_path:
+            return ApiCall(method, f"/v1/bulk/{job_id}", endpoint, **kwargs)
+        return ApiCall(method, "/v1/bulk", endpoint, params={"job_id": job_id}, **kwargs)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def submit_job(self, records: Iterable[dict[str, Any]], *, name: str | None = None) -> str:
+        """
+        Upload ``records`` as one list, wait until Bouncify has prepared it, and start it.
+
+        The CSV (``email`` plus the other keys of the first record, passed through to the results)
+        is spooled first: its size is checked against the upload limit before anything is sent,
+        and a retried upload sends the same bytes. Uploads are retried only when they provably
+        did not reach Bouncify; the start, the paid step, is safe to repeat.
+
+        :param records: dicts with an ``email`` key (at most :attr:`max_job_size`).
+        :param name: becomes the uploaded file's name (Bouncify shows it in its dashboard).
+        """
+        counter = [0]
+        filename = (re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:100] if name else "emails") + ".csv"
+        content_type, generate = multipart_body(
+            {}, file_field="local_file", filename=filename, content_type="text/csv",
+            chunks=lambda: self._csv_file(records, counter),
+        )
+        with SpooledBody(generate()) as body:
+            call = ApiCall(
+                "POST", "/v1/bulk", "bulk upload", parse=parse_job_id, content=body.replay,
+                headers={"Content-Type": content_type}, idempotent=False,
+            )
+            job_id = self.create_job_once(call, name=name)
+        log.info("bouncify list %s uploaded with %d addresses (%s)", job_id, counter[0], filename)
+        self.start_job(job_id, wait_ready=True)
+        return job_id
+
+    def _csv_file(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:
+        """The upload CSV in blocks, refusing (before sending) a file over the byte limit."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        columns: list[str] | None = None
+        size, block, block_size = 0, [], 0
+        for index, record, email in checked_records(records, vendor=VENDOR, max_rows=self.max_job_size):
+            record = record if isinstance(record, dict) else {"email": email}
+            if columns is None:
+                columns = [key for key in record if key != "email"]
+                writer.writerow(["email", *columns])
+            writer.writerow([email, *("" if record.get(c) is None else str(record[c]) for c in columns)])
+            line = buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            size += len(line)
+            if size > self.max_upload_bytes:
+                raise PayloadTooLargeError(
+                    f"bouncify: the upload file passes the {self.max_upload_bytes}-byte limit at record {index}; "
+                    f"submit fewer or shorter records per job (max_rows_per_job extra)",
+                    vendor=VENDOR,
+                )
+            counter[0] = index
+            block.append(line)
+            block_size += len(line)
+            if block_size >= 64 * 1024:
+                yield b"".join(block)
+                block, block_size = [], 0
+        if block:
+            yield b"".join(block)
+
+    def start_job(self, job_id: str, *, wait_ready: bool = True) -> None:
+        """
+        Start verifying an uploaded list (the paid step; refused with 402 when credits are short,
+        in which case the unstarted list is deleted). A list that already started is left as is.
+
+        :param wait_ready: first wait (up to ``prepare_timeout``) while Bouncify prepares the list.
+        """
+        if wait_ready:
+            self._wait_prepared(job_id)
+        call = ApiCall("PATCH", f"/v1/bulk/{job_id}", "bulk start", parse=_none, json={"action": "start"})
+        try:
+            self.call(call)
+        except JobNotReadyError as err:
+            if "already started" not in str(err).lower():
+                raise
+            log.info("bouncify list %s was already started", job_id)
+        except InsufficientCreditsError:
+            self._delete_quietly(job_id)
+            raise
+        log.info("bouncify list %s started", job_id)
+
+    def _wait_prepared(self, job_id: str) -> JobInfo:
+        deadline = time.monotonic() + self.prepare_timeout
+        while True:
+            info = self.get_job(job_id)
+            if info.state is JobState.FAILED or info.state is JobState.CANCELLED:
+                raise EmailVerificationError(
+                    f"bouncify list {job_id} is {info.vendor_status}: {info.message}", vendor=VENDOR,
+                    vendor_message=info.message,
+                )
+            if info.vendor_status.lower() != "preparing":
+                return info
+            if time.monotonic() >= deadline:
+                raise JobNotReadyError(
+                    f"bouncify list {job_id} is still being prepared after {self.prepare_timeout:.0f}s",
+                    vendor=VENDOR,
+                )
+            time.sleep(self.poll_interval)
+
+    def _delete_quietly(self, job_id: str) -> None:
+        try:
+            self.delete_job(job_id)
+        except EmailVerificationError as err:
+            log.warning("bouncify list %s could not be deleted: %s", job_id, err)
+
+    def job_status_call(self, job_id: str) -> ApiCall[JobInfo]:
+        return self._bulk("GET", job_id, "bulk status", parse=parse_status)
+
+    def cancel_call(self, job_id: str) -> ApiCall[Any]:
+        """Delete the list (Bouncify lists cannot be stopped once verifying)."""
+        return self._bulk("DELETE", job_id, "bulk delete", parse=_none)
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a list that is ready, completed or failed (permanent)."""
+        self.call(self.cancel_call(job_id))
+
+    def cancel_job(self, job_id: str) -> None:
+        """
+        Make sure an unstarted list never costs anything: a list that is preparing or ready is
+        deleted. Bouncify cannot stop a list that is verifying (logged as a warning); a finished
+        list is left alone (:meth:`delete_job` removes it).
+        """
+        try:
+            info = self.get_job(job_id)
+            while info.vendor_status.lower() == "preparing":
+                time.sleep(self.poll_interval)
+                info = self.get_job(job_id)
+        except JobNotFoundError:
+            log.info("bouncify list %s is already gone", job_id)
+            return
+        if self._should_delete(job_id, info):
+            super().cancel_job(job_id)
+
+    async def acancel_job(self, job_id: str, client: httpx.AsyncClient | None = None) -> None:
+        """Async :meth:`cancel_job`."""
+        import asyncio
+
+        try:
+            info = await self.aget_job(job_id, client)
+            while info.vendor_status.lower() == "preparing":
+                await asyncio.sleep(self.poll_interval)
+                info = await self.aget_job(job_id, client)
+        except JobNotFoundError:
+            log.info("bouncify list %s is already gone", job_id)
+            return
+        if self._should_delete(job_id, info):
+            await super().acancel_job(job_id, client)
+
+    def _should_delete(self, job_id: str, info: JobInfo) -> bool:
+        if info.vendor_status.lower() == "ready":
+            return True
+        if info.state is JobState.RUNNING:
+            log.warning("bouncify list %s is verifying; Bouncify cannot stop a started list", job_id)
+        else:
+            log.info("bouncify list %s is %s; nothing to cancel", job_id, info.vendor_status)
+        return False
+
+    def iter_results(self, job_id: str, *, filter_result: Sequence[str] | None = None) -> Iterator[VerificationResult]:
+        """
+        Stream the list's results (a broken download restarts without repeating a row).
+
+        :param job_id: the list id.
+        :param filter_result: subset of ``deliverable``, ``undeliverable``, ``accept_all``, ``unknown``.
+        """
+        body = None
+        if filter_result is not None:
+            wanted = [str(v).strip().lower().replace("-", "_").replace(" ", "_") for v in filter_result]
+            bad = [v for v in wanted if v not in FILTER_VALUES]
+            if bad or not wanted:
+                raise InvalidRequestError(f"bouncify filter_result must be among {FILTER_VALUES}, got {bad}", vendor=VENDOR)
+            body = {"filterResult": wanted}
+        call = ApiCall(
+            "POST", "/v1/download", "download", params={"jobId": job_id}, json=body,
+            headers={"Accept": "text/csv, text/plain"},
+        )
+
+        def open_rows() -> Iterator[VerificationResult]:
+            reader = csv.reader(self.stream_lines(call))
+            header = next(reader, None)
+            if header is None:
+                return
+            parse = csv_row_parser(header, job_id=job_id)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    yield parse(row)
+
+        return self.iter_restartable(open_rows, what=f"list {job_id} download")
+
+    # -- single address, account -----------------------------------------------------------------
+    def verify_email(self, email: str) -> VerificationResult:
+        """
+        Single verification. Bouncify answers a malformed address with HTTP 400
+        ``Invalid request. Required email.``: that becomes an undeliverable syntax-error row.
+        """
+        params: dict[str, Any] = {"email": email}
+        if self.verify_timeout_ms is not None:
+            params["timeout"] = self.verify_timeout_ms
+        wait = (self.verify_timeout_ms or 180_000) / 1000 + 15
+        call = ApiCall("GET", "/v1/verify", "verify", parse=parse_verify, params=params,
+                       read_timeout=max(self.read_timeout, wait))
+        try:
+            return self.call(call)
+        except InvalidRequestError as err:
+            if not email.strip() or "email" not in str(err.vendor_message or "").lower():
+                raise
+            return VerificationResult(
+                email=email, status=Status.UNDELIVERABLE.value, vendor_status=err.vendor_message or "",
+                is_syntax_error=True, vendor=VENDOR,
+            )
+
+    def get_credits(self) -> int:
+        return self.call(ApiCall("GET", "/v1/info", "info", parse=parse_credits))
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            credits = self.get_credits()
+        except EmailVerificationError as err:
+            return False, err.message
+        return True, f"Connected to Bouncify: {credits} credits remaining"
