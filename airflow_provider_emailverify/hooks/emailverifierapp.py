@@ -1,0 +1,81 @@
+# Licensed under the Apache License, Version 2.0.
+"""Email Verifier App hook (connection type ``emailverifierapp``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_emailverify.hooks.base import EmailVerificationHook
+
+if TYPE_CHECKING:
+    from airflow_provider_emailverify.clients.base import VerificationClient
+    from airflow_provider_emailverify.clients.emailverifierapp import EmailVerifierAppClient
+    from airflow_provider_emailverify.results import VerificationResult
+
+
+def _assumed(label: str, default: str) -> dict[str, Any]:
+    return {
+        "label": label,
+        "description": f"[ASSUMED, unconfirmed against the live service] default {default}",
+        "schema": {"type": ["string", "null"]},
+    }
+
+
+class EmailVerifierAppHook(EmailVerificationHook):
+    """
+    Email Verifier App. The connection's password is the ``user_API_token``; the host optionally
+    overrides ``https://api.evasrv.com`` (e.g. ``http://127.0.0.1:8099/emailverifierapp`` for
+    the emulator).
+
+    The batch API's URLs and field names are not published: they are extras whose defaults are
+    the spec's assumptions. The vendor has no balance endpoint (:meth:`get_credits` is ``None``)
+    and no way to cancel a job. Besides the neutral operations: :meth:`validate_form_email` and
+    :meth:`get_result_links`.
+
+    :param conn_id: the connection (``emailverifierapp_default`` when omitted).
+    """
+
+    conn_type = "emailverifierapp"
+    default_conn_name = "emailverifierapp_default"
+    hook_name = "Email Verifier App"
+    vendor = "emailverifierapp"
+    dashboard_url_template: ClassVar[str | None] = None
+    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {
+        "batch_path": _assumed("batch_process path", "/batch_process/"),
+        "progress_path": _assumed("Job Progress path", "/job_progress/"),
+        "results_path": _assumed("Get Results path", "/get_results/"),
+        "batch_file_field": _assumed("batch_process file field", "file"),
+        "job_id_field": _assumed("Job id field", "job_id"),
+        "result_links_need_token": {
+            "label": "Send the token to result links",
+            "description": "[ASSUMED] default false: result files are fetched with a plain GET",
+            "schema": {"type": ["boolean", "null"]},
+        },
+    }
+
+    @classmethod
+    def client_class(cls) -> type[VerificationClient]:
+        from airflow_provider_emailverify.clients.emailverifierapp import EmailVerifierAppClient
+
+        return EmailVerifierAppClient
+
+    @classmethod
+    def password_label(cls) -> str:
+        return "API token (user_API_token)"
+
+    @property
+    def eva(self) -> EmailVerifierAppClient:
+        return self.client  # type: ignore[return-value]
+
+    # -- vendor-only features -----------------------------------------------------------------------
+    def validate_form_email(self, email: str, **flags: bool) -> VerificationResult:
+        """
+        The Form Validation API (format/domain check for sign-up forms; ``Valid``/``Invalid``).
+
+        :param flags: ``free``, ``disposable``, ``did_you_mean``, ``role``, ``bad``, ``ev_score``.
+        """
+        return self.eva.validate_form_email(email, **flags)
+
+    def get_result_links(self, job_id: str) -> dict[str, str]:
+        """The three result file URLs of a finished job (``valid``, ``invalid``, ``unknown``)."""
+        return self.eva.get_result_links(str(job_id))
