@@ -99,6 +99,8 @@ def parse_verify(body: Any) -> VerificationResult:
         is_role=parse_bool(body.get("role")),
         is_free=parse_bool(body.get("free_email")),
         is_catchall=_catchall(result, body.get("accept_all")),
+        # a malformed address is refused with HTTP 400, so an answer means the syntax passed
+        is_syntax_error=False,
     )
 
 

@@ -32,7 +32,7 @@ def test_single_verification_example():
             "disposable": 0, "spamtrap": 0, "success": True}
     # accept_all 2 = not determined [ASSUMED]
     assert row(parse_verify(body)) == (
-        "support@bouncify.io", "deliverable", "deliverable", "", False, True, False, None, None, None, "bouncify", None,
+        "support@bouncify.io", "deliverable", "deliverable", "", False, True, False, None, False, None, "bouncify", None,
     )
 
 
