@@ -34,6 +34,7 @@ from airflow_provider_emailverify.exceptions import (
     InvalidRequestError,
     JobNotFoundError,
     JobNotReadyError,
+    PayloadTooLargeError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
 from airflow_provider_emailverify.results import VerificationResult, neutral_status, parse_bool
@@ -84,9 +85,14 @@ def _suggestion(value: Any) -> str | None:
     return None if text.lower() in ("", "none", "null", "false") else text
 
 
-def _catchall(verdict: str) -> bool | None:
-    """EVA's Risky means "the domain accepts everything"; a definite verdict means it does not."""
+def _catchall(verdict: str, reason: str = "") -> bool | None:
+    """
+    EVA's Risky means "the domain accepts everything"; a definite verdict means it does not. The
+    attribute-page body also calls disposable addresses risky, with the reason ``Low Quality``.
+    """
     verdict = verdict.strip().lower()
+    if verdict == "risky" and reason:
+        return reason.strip().lower() == "low deliverability"
     return {"risky": True, "valid": False, "invalid": False}.get(verdict)
 
 
@@ -114,7 +120,7 @@ def parse_verify(body: Any, *, email: str | None = None) -> VerificationResult:
         is_disposable=parse_bool(body.get("disposable")),
         is_role=parse_bool(_first(body, "role_address", "role")),
         is_free=parse_bool(_first(body, "free_email", "free")),
-        is_catchall=_catchall(verdict),
+        is_catchall=_catchall(verdict, reason),
         is_syntax_error=(reason.lower() == "invalid email") if reason else None,
         suggestion=_suggestion(_first(body, "typo_suggest", "did_you_mean")),
     )
@@ -261,6 +267,8 @@ class EmailVerifierAppClient(VerificationClient):
             self.raise_error(AuthenticationError, call, response)
         if status == 402 or "credit" in message:
             self.raise_error(InsufficientCreditsError, call, response)
+        if "too large" in message:
+            self.raise_error(PayloadTooLargeError, call, response)
         if "not found" in message or (status == 404 and isinstance(body, dict)):
             self.raise_error(JobNotFoundError, call, response)
         if status == 404:  # not a vendor answer: the path itself is wrong

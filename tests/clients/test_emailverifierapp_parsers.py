@@ -101,3 +101,12 @@ def test_result_files_by_file_and_flags():
     # original columns first: the address is the column named email, not "Free Email"
     shifted = file_row_parser(["id", "Free Email", "Contact Email", "Status"], verdict="Valid", job_id=None)
     assert shifted(["1", "False", "a@b.c", "Valid"]).email == "a@b.c"
+
+
+def test_attribute_page_risky_is_catchall_only_for_low_deliverability():
+    disposable = parse_verify({"success": True, "email": "x@mailinator.com", "result": "risky",
+                               "reason": "Low Quality", "disposable": True})
+    catchall = parse_verify({"success": True, "email": "x@catchall.test", "result": "risky",
+                             "reason": "Low Deliverability", "disposable": False})
+    assert (disposable.status, disposable.is_catchall, disposable.is_disposable) == ("risky", False, True)
+    assert (catchall.status, catchall.is_catchall) == ("risky", True)
