@@ -177,8 +177,6 @@ class BouncerEmulator(VendorEmulator):
         self.deleted = set()
         self.sync_cache = {}
 
-    def option(self, name: str, default: Any) -> Any:
-        return self.state.option(VENDOR, name, default)
 
     def error_response(self, path: str) -> Response:
         return error(503, "service unavailable")
@@ -293,10 +291,10 @@ class BouncerEmulator(VendorEmulator):
                 yield entry
         except BodyError:
             await entries.aclose()
-            await _drain(request)
+            await drain(request.stream())
             raise
         except ValueError:
-            await _drain(request)
+            await drain(request.stream())
             raise BodyError("invalid request body") from None
 
     # -- batches ------------------------------------------------------------------------------------
@@ -561,6 +559,7 @@ class BouncerEmulator(VendorEmulator):
             return error(400, "no emails provided")
         run = Sample(secrets.token_hex(12), key, emails, sample, JobClock(self.state, len(sample)))
         self.samples.add(run.sample_id, run)
+        self.state.count_job(VENDOR)
         return ok(self._sample_body(run))
 
     def _sample_body(self, run: Sample) -> dict[str, Any]:
@@ -586,12 +585,3 @@ class BouncerEmulator(VendorEmulator):
         if run is None:
             return error(404, f"sample {request.path_params['id']} does not exist")
         return ok(self._sample_body(run))
-
-
-
-async def _drain(request: Request) -> None:
-    """Read what is left of the body so an early error answer keeps the connection usable."""
-    try:
-        await drain(request.stream())
-    except RuntimeError:  # the stream was already fully consumed
-        pass

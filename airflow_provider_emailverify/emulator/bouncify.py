@@ -225,8 +225,6 @@ class BouncifyEmulator(VendorEmulator):
     def reset(self) -> None:
         self.lists.clear()
 
-    def option(self, name: str, default: Any) -> Any:
-        return self.state.option(VENDOR, name, default)
 
     def throttle_response(self, path: str) -> Response:
         response = fail(429, "Too many requests")

@@ -376,6 +376,10 @@ class VendorEmulator:
     def routes(self) -> list[BaseRoute]:
         raise NotImplementedError
 
+    def option(self, name: str, default: Any) -> Any:
+        """This vendor's switch ``name`` for an [ASSUMED] behaviour (see :meth:`EmulatorState.option`)."""
+        return self.state.option(self.vendor, name, default)
+
     def stats_vendor(self, path: str) -> str:
         """Stats key for a request path below the prefix (NeverBounce splits off ``neverbounce_v3``)."""
         return self.vendor

@@ -153,8 +153,6 @@ class EmailVerifierAppEmulator(VendorEmulator):
         self.jobs.clear()
         self._sequence = 0
 
-    def option(self, name: str, default: Any) -> Any:
-        return self.state.option(VENDOR, name, default)
 
     def throttle_response(self, path: str) -> Response:
         from starlette.responses import JSONResponse

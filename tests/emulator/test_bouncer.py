@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.emulator.polling import wait_for
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -31,15 +33,16 @@ class Bouncer:
         self.emulator = emulator
         self.base = emulator.base_url("bouncer")
         self.headers = {"x-api-key": emulator.api_key}
+        self.session = requests.Session()
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.get(self.base + path, headers={**self.headers, **kwargs.pop("headers", {})}, timeout=30, **kwargs)
+        return self.session.get(self.base + path, headers={**self.headers, **kwargs.pop("headers", {})}, timeout=30, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.post(self.base + path, headers={**self.headers, **kwargs.pop("headers", {})}, timeout=60, **kwargs)
+        return self.session.post(self.base + path, headers={**self.headers, **kwargs.pop("headers", {})}, timeout=60, **kwargs)
 
     def delete(self, path: str) -> requests.Response:
-        return requests.delete(self.base + path, headers=self.headers, timeout=30)
+        return self.session.delete(self.base + path, headers=self.headers, timeout=30)
 
     def credits(self) -> int:
         return self.get("/v1.1/credits").json()["credits"]
@@ -58,22 +61,14 @@ class Bouncer:
         return wait_for(lambda: (body := self.status(batch_id))["status"] == status and body, timeout)
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
 
 @pytest.fixture
-def bouncer(emulator: EmulatorHandle) -> Bouncer:
+def bouncer(emulator: EmulatorHandle) -> Iterator[Bouncer]:
     emulator.set_faults(rows_per_second=1_000_000)
     emulator.set_option("bouncer", queue_seconds=0.0)
-    return Bouncer(emulator)
+    client = Bouncer(emulator)
+    with client.session:
+        yield client
 
 
 def assert_error(response: requests.Response, status: int, message: str) -> None:
@@ -257,10 +252,10 @@ def test_batch_limit_is_100000(bouncer: Bouncer) -> None:
     created = bouncer.create([f"u{i}@example.com" for i in range(100_000)])
     assert created["quantity"] == 100_000
     bouncer.wait(created["batchId"])
-    with bouncer.get(f"{BATCH}/{created['batchId']}/download", stream=True) as download:
+    with bouncer.get(f"{BATCH}/{created['batchId']}/download", headers={"Accept": "text/csv"}, stream=True) as download:
         assert "content-length" not in download.headers  # streamed, not built in memory
-        records = json.loads(download.content)
-    assert len(records) == 100_000 and records[-1]["email"] == "u99999@example.com"
+        content = download.content
+    assert content.count(b"\r\n") == 100_001 and content.rsplit(b"\r\n", 2)[-2].startswith(b"u99999@example.com,")
 
 
 def test_batch_needs_credits_for_the_whole_batch(bouncer: Bouncer) -> None:
@@ -449,6 +444,7 @@ def test_sampling_estimates_bounces(bouncer: Bouncer) -> None:
     big = bouncer.post("/v1/email/verify/batch/sample", json=[f"u{i}@e.com" for i in range(500)]).json()
     assert big["emails"] == 500 and big["sampled"] == 10
     assert bouncer.credits() == 1_000_000
+    assert bouncer.emulator.stats()["jobs_created"]["bouncer"] == 2
     assert bouncer.get("/v1/email/verify/batch/sample/nope").status_code == 404
 
 

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.emulator.polling import wait_for
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Iterator
 
     from airflow_provider_emailverify.emulator.pytest_plugin import EmulatorHandle
 
@@ -31,9 +33,10 @@ class Bouncify:
         self.emulator = emulator
         self.base = emulator.base_url("bouncify")
         self.key = emulator.api_key
+        self.session = requests.Session()
 
     def call(self, method: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
-        return requests.request(method, self.base + path, params={"apikey": self.key, **(params or {})}, timeout=60, **kwargs)
+        return self.session.request(method, self.base + path, params={"apikey": self.key, **(params or {})}, timeout=60, **kwargs)
 
     def upload_csv(self, content: bytes, name: str = "list.csv", **kwargs: Any) -> requests.Response:
         return self.call("POST", "/v1/bulk", files={"local_file": (name, content, "text/csv")}, **kwargs)
@@ -62,16 +65,6 @@ class Bouncify:
         return self.call("GET", "/v1/info").json()["credits_info"]["credits_remaining"]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
 
 def assert_fail(response: requests.Response, status: int, text: str, field: str = "result", success: Any = False) -> None:
     assert response.status_code == status, response.text
@@ -79,10 +72,12 @@ def assert_fail(response: requests.Response, status: int, text: str, field: str 
 
 
 @pytest.fixture
-def bouncify(emulator: EmulatorHandle) -> Bouncify:
+def bouncify(emulator: EmulatorHandle) -> Iterator[Bouncify]:
     emulator.set_faults(rows_per_second=1_000_000)
     emulator.set_option("bouncify", prepare_seconds=0.0)
-    return Bouncify(emulator)
+    client = Bouncify(emulator)
+    with client.session:
+        yield client
 
 
 def rows_of(response: requests.Response) -> list[list[str]]:
@@ -353,14 +348,17 @@ def test_header_less_upload_gets_an_empty_header_cell(bouncify: Bouncify) -> Non
     bouncify.wait(job_id, "completed")
     header, *rows = rows_of(bouncify.download(job_id))
     assert header == ["", *RESULT_COLUMNS]
-    assert [(row[0], row[1], row[4]) for row in rows] == [("a@example.com", "deliverable", "N"), ("support@example.com", "deliverable", "Y")]
+    assert [(row[0], row[1], row[4]) for row in rows] == [
+        ("a@example.com", "deliverable", "N"), ("support@example.com", "deliverable", "Y"),
+    ]
 
 
 # -- delete ------------------------------------------------------------------------------------------------
 def test_delete_rules(bouncify: Bouncify) -> None:
     bouncify.emulator.set_option("bouncify", prepare_seconds=30)
     preparing = bouncify.upload_json([{"email": "a@example.com"}])
-    assert_fail(bouncify.call("DELETE", "/v1/bulk", {"job_id": preparing}), 400, "List is being processed, and cannot be deleted.")
+    assert_fail(bouncify.call("DELETE", "/v1/bulk", {"job_id": preparing}), 400,
+                "List is being processed, and cannot be deleted.")
     bouncify.emulator.set_option("bouncify", prepare_seconds=0)
     job_id = bouncify.upload_json([{"email": "a@example.com"}], auto_verify=True)
     bouncify.wait(job_id, "completed")

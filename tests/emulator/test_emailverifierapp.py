@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.emulator.polling import wait_for
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Iterator
 
     from airflow_provider_emailverify.emulator.pytest_plugin import EmulatorHandle
 
@@ -26,9 +28,10 @@ class Eva:
         self.emulator = emulator
         self.base = emulator.base_url("emailverifierapp")
         self.token = emulator.api_key
+        self.session = requests.Session()
 
     def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
-        return requests.post(self.base + path, data={"user_API_token": self.token, **(data or {})}, timeout=60, **kwargs)
+        return self.session.post(self.base + path, data={"user_API_token": self.token, **(data or {})}, timeout=60, **kwargs)
 
     def verify(self, email: str, **flags: Any) -> dict[str, Any]:
         response = self.post("/email_verification/", {"email": email, **flags})
@@ -52,16 +55,6 @@ class Eva:
         return self.emulator.stats()["credits"][self.token]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
 
 def assert_failed(response: requests.Response, status: int, message: str) -> None:
     assert response.status_code == status, response.text
@@ -73,10 +66,12 @@ def rows_of(text: str) -> list[list[str]]:
 
 
 @pytest.fixture
-def eva(emulator: EmulatorHandle) -> Eva:
+def eva(emulator: EmulatorHandle) -> Iterator[Eva]:
     emulator.set_faults(rows_per_second=1_000_000)
     emulator.set_option("emailverifierapp", queue_seconds=0.0)
-    return Eva(emulator)
+    client = Eva(emulator)
+    with client.session:
+        yield client
 
 
 # -- auth and error shapes ---------------------------------------------------------------------------------
