@@ -22,7 +22,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.clients.base import ApiCall, SpooledBody, VerificationClient, with_params
+from airflow_provider_emailverify.clients.base import (
+    ApiCall,
+    SpooledBody,
+    VerificationClient,
+    checked_records,
+    with_params,
+)
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,
@@ -64,9 +70,18 @@ DOWNLOAD_APPENDS = ("bad_syntax", "free_email_host", "role_account", "email_stat
 #: Largest supplied ``jobs/create`` body; the vendor answers HTTP 413 beyond 25 MB.
 MAX_PAYLOAD_BYTES = 25_000_000
 
-_NOT_FOUND = re.compile(r"not\s+found|does\s*n[o']t\s+exist|no\s+longer\s+exists|unknown\s+job|no\s+such\s+job|been\s+deleted", re.I)
-_NOT_READY = re.compile(r"not\s+in\s+a\s+state|not\s+(yet\s+)?(complete|completed|finished|ready|available)|still\s+(running|processing|parsing)|is\s+(running|processing|parsing)", re.I)
-_NO_CREDITS = re.compile(r"insufficient\s+credit|credit\s+balance|not\s+enough\s+credits|payment\s+method|usage\s+limit", re.I)
+_NOT_FOUND = re.compile(
+    r"not\s+(be\s+)?found|does\s*n[o']t\s+exist|no\s+longer\s+exists|unknown\s+job|no\s+such\s+job|been\s+deleted",
+    re.IGNORECASE,
+)
+_NOT_READY = re.compile(
+    r"not\s+in\s+a\s+state|not\s+(yet\s+)?(complete|completed|finished|ready|available)"
+    r"|still\s+(running|processing|parsing)|is\s+(running|processing|parsing)",
+    re.IGNORECASE,
+)
+_NO_CREDITS = re.compile(
+    r"insufficient\s+credit|credit\s+balance|not\s+enough\s+credits|payment\s+method|usage\s+limit", re.IGNORECASE
+)
 
 
 def _int(value: Any) -> int | None:
@@ -223,35 +238,33 @@ def supplied_rows(records: Iterable[Mapping[str, Any] | str]) -> Iterator[bytes]
     the list: ``{"email": ..., <other columns>}``. The first record fixes the columns (``email``
     first); later records may omit columns (sent empty) but not add new ones.
 
-    :param records: mappings with an ``email`` key (or bare address strings).
-    :raises InvalidRequestError: naming the row, for a record without an email or with new columns.
+    :param records: dicts with an ``email`` key (or bare address strings).
+    :raises InvalidRequestError: naming the row (from 1), for a record without an email or with new columns.
     """
     columns: list[str] | None = None
-    count = 0
     yield b"["
-    for index, record in enumerate(records):
+    for index, record, _ in checked_records(records, vendor=VENDOR, max_rows=None):
         if isinstance(record, str):
             record = {"email": record}
-        if not isinstance(record, Mapping):
-            raise InvalidRequestError(f"record {index} is a {type(record).__name__}, not a mapping with 'email'")
-        email = record.get("email")
-        if not isinstance(email, str) or not email.strip():
-            raise InvalidRequestError(f"record {index} has no 'email' value: {sorted(record)!r}")
         if columns is None:
             columns = ["email"] + [str(name) for name in record if name != "email"]
         else:
             unknown = [name for name in record if name not in columns]
             if unknown:
                 raise InvalidRequestError(
-                    f"record {index} has columns {unknown!r} that the first record lacks; "
-                    f"give every record the same keys ({columns!r})"
+                    f"{VENDOR}: record {index} has columns {unknown!r} that the first record lacks; "
+                    f"give every record the same keys ({columns!r})",
+                    vendor=VENDOR,
                 )
         row = {name: _cell(record.get(name)) for name in columns}
-        yield (b"," if count else b"") + json.dumps(row, ensure_ascii=False).encode("utf-8")
-        count += 1
-    if not count:
-        raise InvalidRequestError("no records to submit")
+        yield (b"," if index > 1 else b"") + json.dumps(row, ensure_ascii=False).encode("utf-8")
     yield b"]"
+
+
+def _unexpected(response: RawResponse) -> str:
+    """Describes an answer that is not the vendor's envelope, without quoting it (it may hold a secret)."""
+    kind = response.headers.get("content-type") or "no content type"
+    return f"unexpected answer ({kind}, {len(response.text)} characters)"
 
 
 def _cell(value: Any) -> Any:
@@ -342,7 +355,7 @@ class NeverBounceClient(VerificationClient):
         if not isinstance(body, dict) or "status" not in body:
             # A proxy page or a truncated answer instead of the JSON envelope.
             raise TransientError(
-                self.error_text(call, response, f"unexpected answer {response.text[:120]!r}"),
+                self.error_text(call, response, _unexpected(response)),
                 **self._error_kwargs(response),
             )
         status = body.get("status")
@@ -480,7 +493,9 @@ class NeverBounceClient(VerificationClient):
     def parse_job(self, job_id: str, *, auto_start: bool = False) -> str:
         """``jobs/parse`` for a job created without ``auto_parse``; returns the queue id."""
         call = self.endpoint_call(
-            "jobs/parse", lambda body: str(body.get("queue_id", "")), job_id=_job_id(job_id),
+            "jobs/parse",
+            lambda body: str(body.get("queue_id", "")),
+            job_id=_job_id(job_id),
             auto_start=1 if auto_start else 0,
         )
         return self.call(call)

@@ -22,7 +22,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus, urlencode
 
-from airflow_provider_emailverify.clients.base import ApiCall, SpooledBody, VerificationClient, with_form
+from airflow_provider_emailverify.clients.base import (
+    ApiCall,
+    SpooledBody,
+    VerificationClient,
+    checked_records,
+    with_form,
+)
 from airflow_provider_emailverify.clients.neverbounce import (
     _NO_CREDITS,
     _NOT_FOUND,
@@ -30,6 +36,7 @@ from airflow_provider_emailverify.clients.neverbounce import (
     MAX_PAYLOAD_BYTES,
     _cell,
     _int,
+    _unexpected,
 )
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -38,7 +45,6 @@ from airflow_provider_emailverify.exceptions import (
     InvalidRequestError,
     JobNotFoundError,
     JobNotReadyError,
-    PayloadTooLargeError,
     TransientError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
@@ -208,38 +214,31 @@ def csv_rows(records: Iterable[Mapping[str, Any] | str]) -> Iterator[str]:
     The supplied ``input`` of ``/v3/bulk`` as CSV lines: a bare list of addresses when records
     carry only ``email``; otherwise a header line (``email`` first) and one line per record.
 
-    :param records: mappings with an ``email`` key (or bare address strings).
-    :raises InvalidRequestError: naming the row, for a record without an email or with new columns.
+    :param records: dicts with an ``email`` key (or bare address strings).
+    :raises InvalidRequestError: naming the row (from 1), for a record without an email or with new columns.
     """
     import io
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     columns: list[str] | None = None
-    count = 0
-    for index, record in enumerate(records):
+    for index, record, _ in checked_records(records, vendor=VENDOR, max_rows=None):
         if isinstance(record, str):
             record = {"email": record}
-        if not isinstance(record, Mapping):
-            raise InvalidRequestError(f"record {index} is a {type(record).__name__}, not a mapping with 'email'")
-        email = record.get("email")
-        if not isinstance(email, str) or not email.strip():
-            raise InvalidRequestError(f"record {index} has no 'email' value: {sorted(record)!r}")
         if columns is None:
             columns = ["email"] + [str(name) for name in record if name != "email"]
             if len(columns) > 1:
                 writer.writerow(columns)
         elif any(name not in columns for name in record):
             raise InvalidRequestError(
-                f"record {index} has columns the first record lacks; give every record the same keys ({columns!r})"
+                f"{VENDOR}: record {index} has columns the first record lacks; "
+                f"give every record the same keys ({columns!r})",
+                vendor=VENDOR,
             )
         writer.writerow([_cell(record.get(name)) for name in columns])
-        count += 1
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-    if not count:
-        raise InvalidRequestError("no records to submit")
 
 
 class _FormBody:
@@ -390,9 +389,11 @@ class NeverBounceV3Client(VerificationClient):
             self.raise_error(AuthenticationError, call, response)
         if response.status >= 400:
             self.raise_error(InvalidRequestError, call, response)
+        if call.endpoint == "access_token" and isinstance(body, dict) and body.get("access_token"):
+            return
         if not isinstance(body, dict) or "success" not in body:
             raise TransientError(
-                self.error_text(call, response, f"unexpected answer {response.text[:120]!r}"),
+                self.error_text(call, response, _unexpected(response)),
                 **self._error_kwargs(response),
             )
         if body.get("success") in (True, 1, "true", "1"):
@@ -477,7 +478,11 @@ class NeverBounceV3Client(VerificationClient):
         """``/v3/bulk`` from a remote file (``input_location=0``)."""
         name = name or f"emailverify-{uuid.uuid4().hex}"
         call = self.endpoint_call(
-            "bulk", lambda body: str(body["job_id"]), input_location=0, input=url, filename=name,
+            "bulk",
+            lambda body: str(body["job_id"]),
+            input_location=0,
+            input=url,
+            filename=name,
             run_sample=1 if run_sample else None,
         )
         return self.create_job_safely(replace(call, idempotent=False), name=name)
@@ -511,4 +516,3 @@ class NeverBounceV3Client(VerificationClient):
         return self.iter_restartable(
             lambda: rows_from_download(self.stream_lines(call), job_id=job_id), what=f"job {job_id} download"
         )
-

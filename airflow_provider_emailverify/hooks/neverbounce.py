@@ -47,7 +47,10 @@ class NeverBounceHook(EmailVerificationHook):
             "Results from", "download (default: streamed CSV) or results (paginated JSON, with suggestions)"
         ),
         "download_line_feed_type": _text("Download line feed", "LINEFEED_0A (default), LINEFEED_0D0A, ..."),
-        "include_duplicates": {"label": "One result per submitted row (duplicates too)", "schema": {"type": ["boolean", "null"]}},
+        "include_duplicates": {
+            "label": "One result per submitted row (duplicates too)",
+            "schema": {"type": ["boolean", "null"]},
+        },
         "allow_manual_review": {"label": "Allow manual review", "schema": {"type": ["boolean", "null"]}},
         "leverage_historical_data": {
             "label": "Use historical data (v4.1+)",

@@ -58,7 +58,12 @@ def test_account_info_paid_and_monthly_shapes():
     )
     assert credits_from_account(paid) == 9950791
     assert credits_from_account(monthly) == 1000
-    assert credits_from_account({"status": "success", "credits_info": {"paid_credits_remaining": "5", "free_credits_remaining": 3}}) == 8
+    assert (
+        credits_from_account(
+            {"status": "success", "credits_info": {"paid_credits_remaining": "5", "free_credits_remaining": 3}}
+        )
+        == 8
+    )
     assert credits_from_account({"status": "success", "credits": 53479}) == 53479
 
 
@@ -91,8 +96,12 @@ def test_single_check_examples():
         '"suggested_correction":"","address_info":{"original_email":"fortunadze+1@gmail.com"},"execution_time":189}'
     )
     assert result_from_verification("fortunadze+1@gmail.com", alias).is_free is False
-    typo = {"status": "success", "result": "invalid", "flags": ["bad_dns", "spelling_mistake", "mailbox_full"],
-            "suggested_correction": "valid@gmail.com"}
+    typo = {
+        "status": "success",
+        "result": "invalid",
+        "flags": ["bad_dns", "spelling_mistake", "mailbox_full"],
+        "suggested_correction": "valid@gmail.com",
+    }
     row = result_from_verification("valid@gmal.com", typo)
     assert (row.status, row.suggestion) == ("undeliverable", "valid@gmail.com")
 
@@ -110,7 +119,12 @@ def test_single_check_examples():
 )
 def test_verdicts_map_to_neutral_status(verdict, flags, status, disposable, catchall):
     row = result_from_verification("a@b.com", {"result": verdict, "flags": flags})
-    assert (row.status, row.vendor_status, row.is_disposable, row.is_catchall) == (status, verdict, disposable, catchall)
+    assert (row.status, row.vendor_status, row.is_disposable, row.is_catchall) == (
+        status,
+        verdict,
+        disposable,
+        catchall,
+    )
 
 
 def test_job_status_complete_example():
@@ -123,8 +137,16 @@ def test_job_status_complete_example():
         "finished_at": "2017-07-25 14:53:06",
         "failure_reason": None,
         "total": {
-            "records": 2, "billable": 2, "processed": 2, "valid": 0, "invalid": 2, "catchall": 0,
-            "disposable": 0, "unknown": 0, "duplicates": 0, "bad_syntax": 0,
+            "records": 2,
+            "billable": 2,
+            "processed": 2,
+            "valid": 0,
+            "invalid": 2,
+            "catchall": 0,
+            "disposable": 0,
+            "unknown": 0,
+            "duplicates": 0,
+            "bad_syntax": 0,
         },
         "bounce_estimate": 0,
         "percent_complete": 100,
@@ -160,20 +182,47 @@ def test_all_nine_job_statuses(job_status, state):
 def test_job_status_nulls_and_failure_reason():
     # Recorded failed/queued jobs carry null counters and bounce_estimate -1.
     failed = {
-        "id": 12, "job_status": "failed", "failure_reason": "bad_data", "bounce_estimate": -1,
+        "id": 12,
+        "job_status": "failed",
+        "failure_reason": "bad_data",
+        "bounce_estimate": -1,
         "percent_complete": 0,
-        "total": {"records": 0, "billable": 0, "processed": None, "valid": None, "invalid": 0, "catchall": None,
-                  "disposable": None, "unknown": None, "duplicates": None, "bad_syntax": None},
+        "total": {
+            "records": 0,
+            "billable": 0,
+            "processed": None,
+            "valid": None,
+            "invalid": 0,
+            "catchall": None,
+            "disposable": None,
+            "unknown": None,
+            "duplicates": None,
+            "bad_syntax": None,
+        },
     }
     info = job_info_from_status(failed)
     assert (info.state, info.message, info.processed, info.total) == (JobState.FAILED, "bad_data", 0, 0)
     assert info.counts == {"deliverable": 0, "risky": 0, "undeliverable": 0, "unknown": 0}
-    running = {"id": 13, "job_status": "running", "percent_complete": 42.5,
-               "total": {"records": 200, "processed": 85, "valid": 80, "invalid": 3, "catchall": 1, "disposable": 1, "unknown": 0}}
+    running = {
+        "id": 13,
+        "job_status": "running",
+        "percent_complete": 42.5,
+        "total": {
+            "records": 200,
+            "processed": 85,
+            "valid": 80,
+            "invalid": 3,
+            "catchall": 1,
+            "disposable": 1,
+            "unknown": 0,
+        },
+    }
     info = job_info_from_status(running)
     assert (info.state, info.progress, info.total, info.processed) == (JobState.RUNNING, 0.425, 200, 85)
     assert info.counts == {"deliverable": 80, "risky": 2, "undeliverable": 3, "unknown": 0}
-    parsing = job_info_from_status({"id": 14, "job_status": "parsing", "total": {"records": 0}, "percent_complete": None})
+    parsing = job_info_from_status(
+        {"id": 14, "job_status": "parsing", "total": {"records": 0}, "percent_complete": None}
+    )
     assert (parsing.total, parsing.progress, parsing.counts) == (None, 0.0, {})
 
 
@@ -188,10 +237,19 @@ def test_download_csv_seed_sample_with_appends():
     ]
     rows = list(rows_from_download(lines, job_id="7"))
     assert [r.email for r in rows] == [
-        "support@neverbounce.com", "invalid@neverbounce.com", "x@mailinator.com", "bad syntax", "info@gmail.com",
+        "support@neverbounce.com",
+        "invalid@neverbounce.com",
+        "x@mailinator.com",
+        "bad syntax",
+        "info@gmail.com",
     ]
     assert rows[0].extra == {"id": "12345", "name": "Fred McValid"}
-    assert (rows[0].status, rows[0].is_role, rows[0].job_id, rows[0].vendor) == ("deliverable", True, "7", "neverbounce")
+    assert (rows[0].status, rows[0].is_role, rows[0].job_id, rows[0].vendor) == (
+        "deliverable",
+        True,
+        "7",
+        "neverbounce",
+    )
     assert (rows[2].status, rows[2].is_disposable) == ("risky", True)
     assert (rows[3].status, rows[3].is_syntax_error) == ("undeliverable", True)
     assert (rows[4].is_free, rows[4].is_role) == (True, True)
@@ -209,7 +267,11 @@ def test_download_csv_other_line_feeds_binary_types_and_header_artefact():
     rows = list(rows_from_download(lines, job_id="1"))
     assert len(rows) == 1
     assert (rows[0].email, rows[0].status, rows[0].is_catchall, rows[0].is_syntax_error, rows[0].extra) == (
-        "a@catchall.test", "risky", True, False, {},
+        "a@catchall.test",
+        "risky",
+        True,
+        False,
+        {},
     )
 
 
@@ -221,11 +283,13 @@ def test_download_csv_without_header():
 def test_supplied_rows_build_the_input_array():
     body = b"".join(supplied_rows([{"email": "a@b.com", "id": 1}, {"email": "c@d.com"}, "e@f.com"]))
     assert json.loads(body) == [
-        {"email": "a@b.com", "id": 1}, {"email": "c@d.com", "id": ""}, {"email": "e@f.com", "id": ""},
+        {"email": "a@b.com", "id": 1},
+        {"email": "c@d.com", "id": ""},
+        {"email": "e@f.com", "id": ""},
     ]
-    with pytest.raises(InvalidRequestError, match="record 1 has no 'email'"):
+    with pytest.raises(InvalidRequestError, match="record 2 has no email"):
         b"".join(supplied_rows([{"email": "a@b.com"}, {"mail": "x"}]))
-    with pytest.raises(InvalidRequestError, match="record 1 has columns"):
+    with pytest.raises(InvalidRequestError, match="record 2 has columns"):
         b"".join(supplied_rows([{"email": "a@b.com"}, {"email": "x@y.com", "new": 1}]))
     with pytest.raises(InvalidRequestError, match="no records"):
         b"".join(supplied_rows([]))
@@ -242,14 +306,55 @@ def _check(client, body, *, status=200, endpoint="jobs/status"):
 @pytest.mark.parametrize(
     ("body", "endpoint", "error", "message"),
     [
-        ({"status": "auth_failure", "message": "Invalid API key 'adsfad'"}, "account/info", AuthenticationError, "Invalid API key"),
-        ({"status": "general_failure", "message": "Missing required parameter 'key'"}, "account/info", InvalidRequestError, "Missing required"),
-        ({"status": "general_failure", "message": "Insufficient credit balance. This transaction requires 1 credits. The current available credit balance is 0."}, "single/check", InsufficientCreditsError, "Insufficient credit"),
-        ({"status": "general_failure", "message": "This job is not in a state which can be started"}, "jobs/start", JobNotReadyError, "not in a state"),
+        (
+            {"status": "auth_failure", "message": "Invalid API key 'adsfad'"},
+            "account/info",
+            AuthenticationError,
+            "Invalid API key",
+        ),
+        (
+            {"status": "general_failure", "message": "Missing required parameter 'key'"},
+            "account/info",
+            InvalidRequestError,
+            "Missing required",
+        ),
+        (
+            {
+                "status": "general_failure",
+                "message": "Insufficient credit balance. This transaction requires 1 credits. The current available credit balance is 0.",
+            },
+            "single/check",
+            InsufficientCreditsError,
+            "Insufficient credit",
+        ),
+        (
+            {"status": "general_failure", "message": "This job is not in a state which can be started"},
+            "jobs/start",
+            JobNotReadyError,
+            "not in a state",
+        ),
         ({"status": "general_failure", "message": "Job not found"}, "jobs/status", JobNotFoundError, "Job not found"),
-        ({"status": "temp_unavail", "message": "Unable to communicate with backend services"}, "jobs/status", TransientError, "backend"),
-        ({"status": "throttle_triggered", "message": "Too many requests in a short amount of time"}, "single/check", ThrottledError, "Too many"),
-        ({"status": "bad_referrer", "message": "The referrer this request originated from is not on the trusted list"}, "single/check", AuthenticationError, "referrer"),
+        (
+            {"status": "temp_unavail", "message": "Unable to communicate with backend services"},
+            "jobs/status",
+            TransientError,
+            "backend",
+        ),
+        (
+            {"status": "throttle_triggered", "message": "Too many requests in a short amount of time"},
+            "single/check",
+            ThrottledError,
+            "Too many",
+        ),
+        (
+            {
+                "status": "bad_referrer",
+                "message": "The referrer this request originated from is not on the trusted list",
+            },
+            "single/check",
+            AuthenticationError,
+            "referrer",
+        ),
         ({"status": "strange", "message": "new"}, "single/check", EmailVerificationError, "new"),
     ],
 )
@@ -276,10 +381,20 @@ def test_http_errors_map_to_exceptions():
 
 # -- v3 --------------------------------------------------------------------------------------------
 def test_v3_result_codes_become_names():
-    assert [result_name(code) for code in (0, 1, 2, "3", 4)] == ["valid", "invalid", "disposable", "catchall", "unknown"]
+    assert [result_name(code) for code in (0, 1, 2, "3", 4)] == [
+        "valid",
+        "invalid",
+        "disposable",
+        "catchall",
+        "unknown",
+    ]
     row = result_from_single("a@b.com", {"success": True, "result": 0, "result_details": 0, "execution_time": 0.47})
     assert (row.status, row.vendor_status, row.is_syntax_error, row.is_role, row.vendor) == (
-        "deliverable", "valid", False, None, "neverbounce_v3",
+        "deliverable",
+        "valid",
+        False,
+        None,
+        "neverbounce_v3",
     )
     row = result_from_single("bad syntax", {"success": True, "result": 1, "result_details": 1})
     assert (row.status, row.vendor_status, row.is_syntax_error) == ("undeliverable", "invalid", True)
@@ -287,18 +402,23 @@ def test_v3_result_codes_become_names():
 
 def test_v3_status_example():
     body = json.loads(
-        r'''{"success": true, "id": "194459", "status": "4", "type": "1", "input_location": "1",
+        r"""{"success": true, "id": "194459", "status": "4", "type": "1", "input_location": "1",
         "orig_name": "2017-04-26.api_job.1054.590102fbcae30.csv",
         "stats": {"total": 1,"processed": 1,"valid": 1,"invalid": 0,"catchall": 0,"disposable": 0,"unknown": 0,
                   "duplicates": 0,"bad_syntax": 0,"billable": 1,"job_time": 0},
         "created": "2017-04-26 16:28:43", "started": "2017-04-26 16:28:40", "finished": "2017-04-26 16:28:40",
         "analysis_started": null, "analysis_finished": null,
         "file_details": "{\"error\":false,\"email_col_i\":0,\"tot_cols\":1,\"delimiter\":\"\",\"has_header\":false,\"size\":20,\"tot_records\":2,\"tot_emails\":0}",
-        "job_details": [], "execution_time": 0.012382984161377}'''
+        "job_details": [], "execution_time": 0.012382984161377}"""
     )
     info = v3_job_info(body)
     assert (info.job_id, info.state, info.progress, info.total, info.processed, info.vendor_status) == (
-        "194459", JobState.COMPLETED, 1.0, 1, 1, "4",
+        "194459",
+        JobState.COMPLETED,
+        1.0,
+        1,
+        1,
+        "4",
     )
     assert info.counts == {"deliverable": 1, "risky": 0, "undeliverable": 0, "unknown": 0}
     states = [v3_job_info({"id": "1", "status": str(code), "stats": {}}).state for code in range(-1, 6)]
@@ -327,12 +447,24 @@ def test_v3_csv_rows():
     [
         ({"success": False, "msg": "Authentication failed"}, AuthenticationError),
         ({"success": False, "msg": "Missing required parameter 'email'"}, InvalidRequestError),
-        ({"success": False, "error_code": 4, "error_msg": "You have reached your monthly free API usage limit."}, InsufficientCreditsError),
-        ({"success": False, "error_msg": "Free API usage is limited to single requests only.", "error_code": 2}, InvalidRequestError),
+        (
+            {"success": False, "error_code": 4, "error_msg": "You have reached your monthly free API usage limit."},
+            InsufficientCreditsError,
+        ),
+        (
+            {"success": False, "error_msg": "Free API usage is limited to single requests only.", "error_code": 2},
+            InvalidRequestError,
+        ),
         ({"success": False, "error_code": 3, "error_msg": "Invalid job"}, JobNotFoundError),
         ({"success": False, "error_code": 0, "error_msg": "Internal error"}, TransientError),
-        ({"error": "invalid_client", "error_description": "The api username and/or api secret key is incorrect"}, AuthenticationError),
-        ({"error": "invalid_request", "error_description": "The grant type was not specified in the request"}, InvalidRequestError),
+        (
+            {"error": "invalid_client", "error_description": "The api username and/or api secret key is incorrect"},
+            AuthenticationError,
+        ),
+        (
+            {"error": "invalid_request", "error_description": "The grant type was not specified in the request"},
+            InvalidRequestError,
+        ),
     ],
 )
 def test_v3_error_envelopes(body, error):
