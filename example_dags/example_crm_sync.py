@@ -6,11 +6,12 @@
    is empty (a stand-in for your CRM export; drop this task in a real deployment).
 2. ``verify`` streams ``SELECT ... FROM contacts`` through a server-side cursor into vendor
    jobs (no list of all rows in memory, whatever the table's size).
-3. ``load_results`` writes one neutral row per address (``email``, ``status``,
-   ``vendor_status``, ``reason``, flags, ``vendor``, ``job_id``) into ``email_verification``,
-   keyed by ``email``.
-4. ``sync_statuses`` copies each contact's neutral status into ``contacts.email_status`` and
-   prints the per-status counts.
+3. ``load_results`` upserts one neutral row per address (``email``, ``status``,
+   ``vendor_status``, ``reason``, flags, ``suggestion``, ``vendor``, ``job_id``) into
+   ``email_verification``, keyed by ``email`` (one transaction; the table is created if missing).
+4. ``sync_statuses`` upserts each address's neutral status into ``contacts.email_status``
+   (only that column is written; the contacts' other columns keep their values), and
+   ``report`` prints the contacts per status.
 
 The vendor is a parameter: trigger with ``{"vendor_conn_id": "bouncer_default"}`` to move the
 sync to Bouncer; nothing else changes.
@@ -42,16 +43,13 @@ from pathlib import Path
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_emailverify.operators.verify import EmailVerificationOperator
+from airflow_provider_emailverify.transfers.results_to_sql import EmailVerificationResultsToSqlOperator
 
 CRM_CONN_ID = "crm_db"
 CONTACTS_TABLE = "contacts"
 RESULTS_TABLE = "email_verification"
 POLL_SECONDS = float(os.environ.get("EMAILVERIFY_EXAMPLE_POLL_SECONDS", "30"))
 SEED_FILE = Path(__file__).parent / "data" / "contacts.csv"
-RESULT_COLUMNS = (
-    "email", "status", "vendor_status", "reason", "is_disposable", "is_role", "is_free",
-    "is_catchall", "is_syntax_error", "suggestion", "vendor", "job_id",
-)
 
 with DAG(
     dag_id="example_crm_sync",
@@ -73,7 +71,7 @@ with DAG(
         db = BaseHook.get_hook(CRM_CONN_ID)
         db.run(
             f"CREATE TABLE IF NOT EXISTS {CONTACTS_TABLE} "
-            "(id INTEGER PRIMARY KEY, email VARCHAR(320), first_name VARCHAR(100), email_status VARCHAR(20))"
+            "(id INTEGER PRIMARY KEY, email VARCHAR(320) UNIQUE, first_name VARCHAR(100), email_status VARCHAR(20))"
         )
         existing = db.get_first(f"SELECT COUNT(*) FROM {CONTACTS_TABLE}")[0]
         if not existing:
@@ -93,46 +91,35 @@ with DAG(
         timeout=12 * 3600,
     )
 
-    @task
-    def load_results(summary: dict, params: dict | None = None) -> int:
-        """Stream every job's neutral rows into the results table (insert or replace by email)."""
-        from airflow.providers.common.compat.sdk import BaseHook
+    job_ids = "{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}"
 
-        from airflow_provider_emailverify.hooks.base import hook_for_connection
+    load_results = EmailVerificationResultsToSqlOperator(
+        task_id="load_results",
+        conn_id="{{ params.vendor_conn_id }}",
+        job_ids=job_ids,
+        sql_conn_id=CRM_CONN_ID,
+        table=RESULTS_TABLE,
+        mode="upsert",
+    )
 
-        vendor = hook_for_connection((params or {})["vendor_conn_id"])
-        db = BaseHook.get_hook(CRM_CONN_ID)
-        flags = " ".join(f"{name} BOOLEAN," for name in RESULT_COLUMNS[4:9])
-        db.run(
-            f"CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (email VARCHAR(320) PRIMARY KEY, status VARCHAR(20), "
-            f"vendor_status VARCHAR(40), reason VARCHAR(80), {flags} suggestion VARCHAR(320), "
-            "vendor VARCHAR(40), job_id VARCHAR(80))"
-        )
-        written = 0
-
-        def rows():
-            nonlocal written
-            for job_id in summary["job_ids"]:
-                for result in vendor.iter_results(job_id):
-                    written += 1
-                    yield tuple(getattr(result, column) for column in RESULT_COLUMNS)
-
-        db.insert_rows(
-            RESULTS_TABLE, rows(), target_fields=list(RESULT_COLUMNS), commit_every=5000,
-            replace=True, replace_index="email",
-        )
-        return written
+    sync_statuses = EmailVerificationResultsToSqlOperator(
+        task_id="sync_statuses",
+        conn_id="{{ params.vendor_conn_id }}",
+        job_ids=job_ids,
+        sql_conn_id=CRM_CONN_ID,
+        table=CONTACTS_TABLE,
+        mode="upsert",
+        key_columns=("email",),
+        column_map={"email": "email", "status": "email_status"},
+        create_table=False,
+    )
 
     @task
-    def sync_statuses() -> dict:
-        """Copy each contact's status from the results table and print the per-status counts."""
+    def report() -> dict:
+        """Print the contacts per email status."""
         from airflow.providers.common.compat.sdk import BaseHook
 
         db = BaseHook.get_hook(CRM_CONN_ID)
-        db.run(
-            f"UPDATE {CONTACTS_TABLE} SET email_status = (SELECT r.status FROM {RESULTS_TABLE} r "
-            f"WHERE r.email = {CONTACTS_TABLE}.email)"
-        )
         counts = dict(
             db.get_records(
                 f"SELECT COALESCE(email_status, 'not verified'), COUNT(*) FROM {CONTACTS_TABLE} "
@@ -143,5 +130,4 @@ with DAG(
             print(f"{status:<14}{count:>8}")
         return counts
 
-    seed_contacts() >> verify
-    load_results(verify.output) >> sync_statuses()
+    seed_contacts() >> verify >> [load_results, sync_statuses] >> report()
