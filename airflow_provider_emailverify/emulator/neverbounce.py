@@ -82,9 +82,9 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     NGINX_PAGE,
     SEGMENTS,
+    AppendColumns,
     NBError,
     address_parts,
-    append_cells,
     csv_cell,
     download_options,
     flag_value,
@@ -104,7 +104,10 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     too_large,
     verification,
 )
-from airflow_provider_emailverify.emulator.neverbounce_engine import InsufficientCredits, JobBook
+from airflow_provider_emailverify.emulator.neverbounce_engine import (
+    InsufficientCredits,
+    JobBook,
+)
 from airflow_provider_emailverify.emulator.neverbounce_jobs import (
     SuppliedRows,
     as_row_list,
@@ -141,7 +144,7 @@ TOTAL_FIELDS = ("records", "billable", "processed", "valid", "invalid", "catchal
 
 def poe_token(email: str, transaction_id: str, result: str) -> str:
     """The confirmation token the emulator's poe/confirm accepts: md5 of ``transaction_id:email:result``."""
-    return hashlib.md5(f"{transaction_id}:{email}:{result}".encode()).hexdigest()  # noqa: S324
+    return hashlib.md5(f"{transaction_id}:{email}:{result}".encode()).hexdigest()
 
 
 def queue_id() -> str:
@@ -520,6 +523,7 @@ class NeverBounceEmulator(NeverBounceV3Mixin, VendorEmulator):
             raise state_error("be downloaded")
         only_repeats = self.option("only_duplicates", "all") == "repeats"
         width = len(job.header or ())
+        appended = AppendColumns(options.appends, options.yes_no)
 
         def keep(verdict: Verdict, duplicated: bool, repeat: bool) -> bool:
             if options.only_bad_syntax or options.only_duplicates:
@@ -531,7 +535,7 @@ class NeverBounceEmulator(NeverBounceV3Mixin, VendorEmulator):
 
         def render(row: list[str], email: str, verdict: Verdict) -> str:
             cells = [csv_cell(value, quote=True) for value in row] + ['""'] * (width - len(row))
-            return ",".join(cells + append_cells(email, verdict, options.appends, options.yes_no))
+            return ",".join(cells + appended(email, verdict))
 
         header = None
         if job.header is not None:

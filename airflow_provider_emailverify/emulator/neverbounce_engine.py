@@ -23,7 +23,9 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailverify.emulator.core import JobClock, JobStore
-from airflow_provider_emailverify.emulator.neverbounce_data import insufficient_credits_message
+from airflow_provider_emailverify.emulator.neverbounce_data import (
+    insufficient_credits_message,
+)
 from airflow_provider_emailverify.emulator.neverbounce_jobs import (
     FetchError,
     Job,
@@ -271,8 +273,7 @@ class JobBook:
         else:
             job.phase = "complete"
             job.finished = time.time()
-            if job.bounce_estimate < 0:
-                job.bounce_estimate = 0
+            job.bounce_estimate = max(job.bounce_estimate, 0)
             self._emit(job, "job_run_finished")
 
     def advance(self) -> bool:

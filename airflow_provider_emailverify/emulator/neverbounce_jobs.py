@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 INDEX_STEP = 1024
 _BUCKETS = 64
 _HASH = struct.Struct("<q")
+_decode = json.JSONDecoder().decode
+
+
+def _row(line: bytes) -> list[str]:
+    """One spooled row (a JSON line)."""
+    return _decode(line.decode("utf-8"))
 
 
 def cell_text(value: Any) -> str:
@@ -256,14 +262,14 @@ async def fetch_remote(url: str, spool: RowSpool, workdir: str) -> tuple[list[st
         raise FetchError("Unable to retrieve the remote file: the emulator only fetches http(s) URLs on loopback hosts")
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
-            async with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise FetchError(f"Unable to retrieve the remote file: HTTP {response.status_code}")
-                with tempfile.TemporaryFile(dir=workdir) as fh:
+            with tempfile.TemporaryFile(dir=workdir) as fh:
+                async with client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise FetchError(f"Unable to retrieve the remote file: HTTP {response.status_code}")
                     async for chunk in response.aiter_bytes(256 * 1024):
                         fh.write(chunk)
-                    size = fh.tell()
-                    upload = await asyncio.to_thread(ingest_csv, fh, spool)
+                size = fh.tell()
+                upload = await asyncio.to_thread(ingest_csv, fh, spool)
     except httpx.HTTPError as err:
         raise FetchError(f"Unable to retrieve the remote file: {type(err).__name__}") from None
     except (UploadLimitError, ValueError) as err:
@@ -293,7 +299,7 @@ def parse_spool(path: str, email_col: int, workdir: str, *, bill_duplicates: boo
                         offsets.append(offset)
                     offset += len(line)
                     records += 1
-                    row = json.loads(line)
+                    row = _row(line)
                     email = row[email_col] if email_col < len(row) else ""
                     verdict = classify(email)
                     flags = ("disposable",) if verdict.disposable else ()
@@ -333,7 +339,7 @@ def iter_rows(job: Job, start: int = 0) -> Iterator[list[str]]:
             if skip:
                 skip -= 1
                 continue
-            yield json.loads(line)
+            yield _row(line)
 
 
 def results_page(job: Job, start: int, count: int, results: frozenset[str] | None) -> list[list[str]]:

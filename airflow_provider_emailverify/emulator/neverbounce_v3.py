@@ -43,7 +43,12 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import UploadLimitError, as_bool, classify, ingest_csv
+from airflow_provider_emailverify.emulator.core import (
+    UploadLimitError,
+    as_bool,
+    classify,
+    ingest_csv,
+)
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     RESULT_CODES,

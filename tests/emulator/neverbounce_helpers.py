@@ -108,7 +108,7 @@ class LocalServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 content = server.files.get(self.path)
                 expected = server.auth.get(self.path)
                 if expected is not None and self.headers.get("Authorization") != expected:
@@ -133,7 +133,7 @@ class LocalServer:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.write(b"0\r\n\r\n")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 server.posts.append((self.path, dict(self.headers.items()), json.loads(body or b"null")))
@@ -148,7 +148,7 @@ class LocalServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self):  # returns self (a LocalServer)
         self.thread.start()
         return self
 

@@ -77,7 +77,7 @@ def test_sdk_full_flow(sdk, emulator):
 
     found = list(sdk.jobs_search(filename="sdk.csv"))
     assert [job["id"] for job in found] == [job_id]
-    assert list(sdk.jobs_search(job_status="complete", items_per_page=1))[0]["id"] == job_id
+    assert next(iter(sdk.jobs_search(job_status="complete", items_per_page=1)))["id"] == job_id
 
     assert sdk.jobs_delete(job_id)["status"] == "success"
     assert list(sdk.jobs_search()) == []
@@ -94,9 +94,8 @@ def test_sdk_auto_start_and_remote_style_flags(sdk):
 
 
 def test_sdk_exceptions(sdk, emulator):
-    with neverbounce_sdk.client(api_key="secret_wrong") as bad:
-        with pytest.raises(neverbounce_sdk.AuthFailure):
-            bad.account_info()
+    with neverbounce_sdk.client(api_key="secret_wrong") as bad, pytest.raises(neverbounce_sdk.AuthFailure):
+        bad.account_info()
     with pytest.raises(neverbounce_sdk.GeneralException, match="could not be found"):
         sdk.jobs_status(424242)
     job_id = sdk.jobs_create(ROWS)["job_id"]
