@@ -422,8 +422,7 @@ class EmailVerifierAppClient(VerificationClient):
         )
 
     def get_credits(self) -> None:
-        """Email Verifier App publishes no balance endpoint."""
-        return None
+        """Email Verifier App publishes no balance endpoint: always ``None``."""
 
     def test_connection(self) -> tuple[bool, str]:
         """

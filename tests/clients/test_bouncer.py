@@ -202,7 +202,7 @@ async def test_async_status_and_cancel(emulator):
 
 
 def test_ten_thousand_addresses_under_faults_make_one_batch(emulator):
-    seed, uncertain, info, rows, emails = run_under_faults(emulator, VENDOR, lambda: make_client(emulator))
+    _seed, _uncertain, info, rows, emails = run_under_faults(emulator, VENDOR, lambda: make_client(emulator))
     assert info.state == JobState.COMPLETED and info.total == len(emails)
     assert len(rows) == len(emails) == 10_000
     assert [row.email for row in rows] == emails

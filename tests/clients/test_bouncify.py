@@ -218,7 +218,7 @@ async def test_async_status_and_cancel(emulator):
 
 
 def test_ten_thousand_addresses_under_faults_make_one_list(emulator):
-    seed, uncertain, info, rows, emails = run_under_faults(emulator, VENDOR, lambda: make_client(emulator))
+    _seed, _uncertain, info, rows, emails = run_under_faults(emulator, VENDOR, lambda: make_client(emulator))
     assert info.state == JobState.COMPLETED and info.total == len(emails)
     assert [row.email for row in rows] == emails
     assert len(rows) == 10_000

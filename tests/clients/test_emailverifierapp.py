@@ -184,7 +184,7 @@ async def test_async_status_and_cancel(emulator):
 
 
 def test_ten_thousand_addresses_under_faults_make_one_job(emulator):
-    seed, uncertain, info, rows, emails = run_under_faults(emulator, VENDOR, lambda: make_client(emulator))
+    _seed, _uncertain, info, rows, emails = run_under_faults(emulator, VENDOR, lambda: make_client(emulator))
     assert info.state == JobState.COMPLETED
     assert len(rows) == 10_000
     assert sorted(row.email for row in rows) == sorted(emails)
