@@ -172,16 +172,18 @@ class BouncerEmulator(VendorEmulator):
         super().__init__(state)
 
     def reset(self) -> None:
+        """Forget batches, toxicity lists, samples, deletions and the batch-sync cache."""
         for store in (self.batches, self.lists, self.samples):
             store.clear()
         self.deleted = set()
         self.sync_cache = {}
 
-
     def error_response(self, path: str) -> Response:
+        """Injected 5xx: 503 in Bouncer's JSON error envelope."""
         return error(503, "service unavailable")
 
     def routes(self) -> list[BaseRoute]:
+        """Every documented endpoint, authenticated, counted under its path template."""
         batch = "/v1.1/email/verify/batch"
         table = [
             ("/v1.1/email/verify", self.verify, ["GET"]),

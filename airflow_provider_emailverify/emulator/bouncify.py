@@ -69,13 +69,13 @@ from airflow_provider_emailverify.emulator.core import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-    from airflow_provider_emailverify.emulator.core import RowSpool
+    from airflow_provider_emailverify.emulator.core import RowSpool, Verdict
 
 VENDOR = "bouncify"
 MAX_ROWS = 500_000
@@ -126,7 +126,11 @@ _CSV_FLAGS = ("syntax_error", "common_isp", "role_based", "disposable", "spamtra
 
 def verdict_of(email: str) -> tuple[str, list[str]]:
     """Bouncify's result (counter spelling) and flags for an address."""
-    verdict = classify(email)
+    return result_of(classify(email))
+
+
+def result_of(verdict: Verdict) -> tuple[str, list[str]]:
+    """Bouncify's result (counter spelling) and flags for a verdict."""
     if verdict.kind == "catchall":
         result = "accept_all"
     elif verdict.kind == "disposable":
@@ -223,19 +227,23 @@ class BouncifyEmulator(VendorEmulator):
         super().__init__(state)
 
     def reset(self) -> None:
+        """Forget every list."""
         self.lists.clear()
 
-
     def throttle_response(self, path: str) -> Response:
+        """Injected 429 with Bouncify's error body and a Retry-After."""
         response = fail(429, "Too many requests")
         response.headers["Retry-After"] = "1"
         return response
 
     def routes(self) -> list[BaseRoute]:
-        invalid = fail(401, "Invalid API Key")
+        """Every documented endpoint with its own invalid-key body; job ids in query or path."""
+        def invalid() -> Response:
+            return fail(401, "Invalid API Key")
+
         table = [
-            ("/v1/verify", self.verify, ["GET"], fail(401, "Invalid API Key", success="false")),
-            ("/v1/info", self.info, ["GET"], fail(401, "Invalid API key")),
+            ("/v1/verify", self.verify, ["GET"], lambda: fail(401, "Invalid API Key", success="false")),
+            ("/v1/info", self.info, ["GET"], lambda: fail(401, "Invalid API key")),
             ("/v1/bulk", self.upload, ["POST"], invalid),
             ("/v1/bulk", self.status, ["GET"], invalid),
             ("/v1/bulk", self.start, ["PATCH"], invalid),
@@ -248,11 +256,11 @@ class BouncifyEmulator(VendorEmulator):
         return [self.endpoint(path, self._authenticated(handler, refusal), methods)
                 for path, handler, methods, refusal in table]
 
-    def _authenticated(self, handler: Any, refusal: Response) -> Any:
+    def _authenticated(self, handler: Any, refusal: Callable[[], Response]) -> Any:
         async def run(request: Request) -> Response:
             key = request.query_params.get("apikey")
             if not self.state.is_valid_key(key):
-                return refusal
+                return refusal()
             return await handler(request, key)
 
         return run
@@ -260,12 +268,12 @@ class BouncifyEmulator(VendorEmulator):
     # -- single ------------------------------------------------------------------------------------
     async def verify(self, request: Request, key: str) -> Response:
         email = (request.query_params.get("email") or "").strip()
-        if not email or classify(email).syntax_error:
+        verdict = classify(email)
+        if not email or verdict.syntax_error:
             return fail(400, "Invalid request. Required email.")
         if not self.state.spend(key, 1):
             return fail(402, "Insufficient verification credits", success="false")
-        verdict = classify(email)
-        result, flags = verdict_of(email)
+        result, flags = result_of(verdict)
         return _ok({
             "result": self._spell(result),
             "message": _MESSAGES[result],

@@ -150,11 +150,12 @@ class EmailVerifierAppEmulator(VendorEmulator):
         super().__init__(state)
 
     def reset(self) -> None:
+        """Forget every job and restart job numbering."""
         self.jobs.clear()
         self._sequence = 0
 
-
     def throttle_response(self, path: str) -> Response:
+        """Injected 429 with a failed-status body and a Retry-After."""
         from starlette.responses import JSONResponse
 
         return JSONResponse({"status": "failed", "message": "Too many requests"}, status_code=429,
@@ -168,6 +169,7 @@ class EmailVerifierAppEmulator(VendorEmulator):
         return JSONResponse({"status": "failed", "message": message}, status_code=code)
 
     def routes(self) -> list[BaseRoute]:
+        """The four form-POST APIs (token-authenticated) and the unauthenticated result files."""
         table = [
             ("/email_verification/", self.verify),
             ("/batch_process/", self.batch_process),
