@@ -8,7 +8,18 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    BaseOperator,
+    conf,
+)
+
+try:
+    from airflow.sdk.exceptions import TaskDeferralTimeout
+except ImportError:  # Airflow 3.0
+    from airflow.exceptions import TaskDeferralTimeout  # type: ignore[no-redef]
 
 from airflow_provider_emailverify._utils import XCOM_JOB_IDS, XCOM_VENDOR, default_job_name
 from airflow_provider_emailverify.jobs import JobInfo, JobState
@@ -26,6 +37,10 @@ if TYPE_CHECKING:
 STATE_KEY = "emailverify_jobs"
 #: Failed status polls in a row the worker tolerates (each already retried by the client).
 MAX_CONSECUTIVE_POLL_ERRORS = 10
+
+
+class _WaitTimedOut(Exception):
+    """The operator's own ``timeout`` passed while polling from the worker."""
 
 
 def _seconds(value: timedelta | float) -> float:
@@ -81,6 +96,8 @@ class EmailVerificationOperator(BaseOperator):
         cancelled and the task fails.
     :param max_undeliverable_ratio: fail the task (without retries) when more than this share
         (0.0 - 1.0) of the verified addresses is undeliverable.
+    :param max_job_size: split the list into vendor jobs of at most this many addresses
+        (default, and upper bound: the vendor's own limit). Smaller jobs finish and fail separately.
     """
 
     template_fields: Sequence[str] = ("conn_id", "emails", "source", "email_column", "sql", "sql_conn_id", "job_name")
@@ -104,6 +121,7 @@ class EmailVerificationOperator(BaseOperator):
         poll_interval: timedelta | float = 60,
         timeout: timedelta | float = timedelta(days=7),
         max_undeliverable_ratio: float | None = None,
+        max_job_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -124,6 +142,9 @@ class EmailVerificationOperator(BaseOperator):
         self.poll_interval = _seconds(poll_interval)
         self.timeout = _seconds(timeout)
         self.max_undeliverable_ratio = max_undeliverable_ratio
+        if max_job_size is not None and max_job_size < 1:
+            raise ValueError(f"max_job_size must be a positive number of addresses, not {max_job_size}")
+        self.max_job_size = max_job_size
         self._job_ids: list[str] = []
         self._settled = False
         self._logged: dict[str, tuple[str, int]] = {}
@@ -167,7 +188,16 @@ class EmailVerificationOperator(BaseOperator):
                 method_name="execute_complete",
                 timeout=self.execution_timeout,
             )
-        return self._finish(hook, self._wait(hook, job_ids))
+        try:
+            infos = self._wait(hook, job_ids)
+        except AirflowTaskTimeout:
+            # execution_timeout struck while polling: stop the jobs here, where the task state
+            # store can still be updated (on_kill then has nothing left to do).
+            self._stop(context, hook, job_ids, "execution_timeout")
+            raise
+        except _WaitTimedOut as err:
+            raise self._timed_out(context, hook, job_ids, str(err)) from None
+        return self._finish(hook, infos)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger's event: fail on timeout or error, else finish as :meth:`execute` does."""
@@ -176,14 +206,32 @@ class EmailVerificationOperator(BaseOperator):
         status = event.get("status")
         message = event.get("message") or ""
         if status == "timeout":
-            raise self._timed_out(hook, self._job_ids, message)
+            raise self._timed_out(context, hook, self._job_ids, message)
         if status not in ("success", "failed"):
             raise AirflowException(f"Waiting for {hook.vendor} job(s) {', '.join(self._job_ids)} failed: {message}")
         return self._finish(hook, [JobInfo.from_dict(data) for data in event["jobs"]])
 
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Also cancel the jobs when ``execution_timeout`` ends the deferral."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralTimeout:
+            ti = context["ti"]
+            job_ids = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_JOB_IDS, map_indexes=ti.map_index)
+            if job_ids:
+                self._stop(context, self.hook, [str(job_id) for job_id in job_ids], "execution_timeout")
+            raise
+
     def on_kill(self) -> None:
-        """Cancel the unfinished remote jobs (killed task, ``execution_timeout``); never raises."""
+        """
+        Cancel the unfinished remote jobs when the worker kills the task; never raises.
+
+        Runs in a signal handler, so it only talks to the vendor: the task state store keeps the
+        job ids, and a later try finds the cancelled jobs (and submits anew) or, on a vendor whose
+        "cancel" finishes a job early (Bouncer), reattaches to what was verified before the kill.
+        """
         if self._job_ids and not self._settled:
+            self._settled = True
             self.log.info("Task killed: cancelling %s job(s) %s", self.hook.vendor, ", ".join(self._job_ids))
             self._cancel(self.hook, self._job_ids)
 
@@ -212,7 +260,8 @@ class EmailVerificationOperator(BaseOperator):
         job_ids = self._job_ids = []
         try:
             with records:
-                for index, part in enumerate(batched(records, hook.max_job_size)):
+                size = min(hook.max_job_size, self.max_job_size or hook.max_job_size)
+                for index, part in enumerate(batched(records, size)):
                     name = base if index == 0 else f"{base}-part{index + 1}"
                     job_id = self._reattach(hook, name, known.get(name))
                     if job_id is None:
@@ -233,7 +282,7 @@ class EmailVerificationOperator(BaseOperator):
             # Bad input part-way through: the jobs already created would only spend credits.
             if job_ids:
                 self.log.error("Bad input after %d job(s) were created: cancelling them", len(job_ids))
-                self._cancel(hook, job_ids)
+                self._stop(context, hook, job_ids, "bad input")
             raise
         self.log.info("%s", records.summary())
         return job_ids
@@ -311,36 +360,54 @@ class EmailVerificationOperator(BaseOperator):
                 return [infos[job_id] for job_id in job_ids]
             if time.monotonic() >= deadline:
                 pending = [job_id for job_id in job_ids if not (job_id in infos and infos[job_id].is_terminal)]
-                raise self._timed_out(hook, pending, "")
+                raise _WaitTimedOut(f"job(s) {', '.join(pending)} still running")
 
-    def _timed_out(self, hook: EmailVerificationHook, job_ids: list[str], message: str) -> AirflowException:
-        cancelled, kept = self._cancel(hook, job_ids)
-        self._settled = True
+    def _timed_out(
+        self, context: Context, hook: EmailVerificationHook, job_ids: list[str], message: str
+    ) -> AirflowException:
+        """Stop the jobs and build the error that fails the task (names what could not be stopped)."""
+        cancelled, kept = self._stop(context, hook, job_ids, f"the timeout of {self.timeout:g}s")
         text = f"{hook.vendor} job(s) {', '.join(job_ids)} did not finish within the timeout of {self.timeout:g}s"
         text += f"; cancelled: {', '.join(cancelled) or 'none'}"
         if kept:
-            text += f"; could not cancel: {', '.join(kept)} (see the log)"
+            text += "; could not cancel: " + "; ".join(f"{job_id} ({reason})" for job_id, reason in kept.items())
         if message:
             text += f" [{message}]"
         return AirflowException(text)
 
-    def _cancel(self, hook: EmailVerificationHook, job_ids: list[str]) -> tuple[list[str], list[str]]:
-        """Cancel each unfinished job; best effort, never raises. Returns (cancelled or done, failed)."""
-        done: list[str] = []
-        failed: list[str] = []
+    def _stop(
+        self, context: Context, hook: EmailVerificationHook, job_ids: list[str], why: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """Cancel the jobs after ``why`` and forget the cancelled ones, so that a retry submits anew."""
+        self._settled = True
+        self.log.info("Cancelling %s job(s) %s after %s", hook.vendor, ", ".join(job_ids), why)
+        cancelled, kept = self._cancel(hook, job_ids)
+        if cancelled and (store := context.get("task_state_store")) is not None:
+            known = {name: job_id for name, job_id in self._load_state(store, hook).items() if job_id not in cancelled}
+            self._save_state(store, hook, known)
+        return cancelled, kept
+
+    def _cancel(self, hook: EmailVerificationHook, job_ids: list[str]) -> tuple[list[str], dict[str, str]]:
+        """
+        Cancel (or delete, or finish early: the vendor's nearest) each unfinished job; best
+        effort, never raises. Returns the ids cancelled and, for the others, why not.
+        """
+        cancelled: list[str] = []
+        kept: dict[str, str] = {}
         for job_id in job_ids:
             try:
                 info = hook.get_job(job_id)
                 if info.is_terminal:
                     self.log.info("%s job %s already %s; not cancelling it", hook.vendor, job_id, info.state)
-                else:
-                    hook.cancel_job(job_id)
-                    self.log.info("Cancelled %s job %s", hook.vendor, job_id)
-                done.append(job_id)
+                    kept[job_id] = f"already {JobState(info.state).value}"
+                    continue
+                hook.cancel_job(job_id)
+                self.log.info("Cancelled %s job %s", hook.vendor, job_id)
+                cancelled.append(job_id)
             except Exception as err:
                 self.log.warning("Could not cancel %s job %s: %s", hook.vendor, job_id, err)
-                failed.append(job_id)
-        return done, failed
+                kept[job_id] = str(err)
+        return cancelled, kept
 
     # -- results ------------------------------------------------------------------------------------
     def _finish(self, hook: EmailVerificationHook, infos: list[JobInfo]) -> dict[str, Any]:

@@ -1,0 +1,289 @@
+# Licensed under the Apache License, Version 2.0.
+"""EmailVerificationOperator end to end under ``dag.test()``, against the emulator over real HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from airflow_provider_emailverify.operators.verify import STATE_KEY, EmailVerificationOperator
+from tests.operators._dagrun import KNOWN_COUNTS, KNOWN_LIST, make_dag, run_dag, task_state, task_try_number, xcoms
+
+pytestmark = pytest.mark.usefixtures("emulator_connections")
+
+FAST = {"rows_per_second": 1_000_000}
+#: (connection type, whether the vendor can search its jobs by name)
+VENDORS = [pytest.param("neverbounce", id="neverbounce"), pytest.param("bouncer", id="bouncer")]
+
+
+def hook_for(conn_type: str):
+    from airflow_provider_emailverify.hooks.base import hook_for_connection
+
+    return hook_for_connection(f"{conn_type}_default")
+
+
+def verify_task(conn_type: str, **kwargs) -> EmailVerificationOperator:
+    kwargs.setdefault("emails", KNOWN_LIST)
+    kwargs.setdefault("poll_interval", 0.1)
+    return EmailVerificationOperator(task_id="verify", conn_id=f"{conn_type}_default", **kwargs)
+
+
+def failure_text(capfd: pytest.CaptureFixture) -> str:
+    """What the task printed (``dag.test()`` prints the task's log and the error that failed it)."""
+    out, err = capfd.readouterr()
+    return out + err
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "polling"])
+@pytest.mark.parametrize("conn_type", VENDORS)
+def test_verifies_a_list_end_to_end(conn_type, deferrable, emulator_connections, request):
+    emulator_connections.set_faults(rows_per_second=20)  # still running at the first check
+    with make_dag(request.node.name) as dag:
+        verify_task(conn_type, deferrable=deferrable)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    values = xcoms(dagrun, "verify")
+    summary = values["return_value"]
+    assert summary == {
+        "vendor": conn_type,
+        "job_ids": values["job_ids"],
+        "state": "completed",
+        "total": len(KNOWN_LIST),
+        "counts": KNOWN_COUNTS,
+    }
+    assert len(summary["job_ids"]) == 1
+    assert values["vendor"] == conn_type
+    assert emulator_connections.stats()["jobs_created"] == {conn_type: 1}
+    # The extra link: the vendor's dashboard page of the job, worked out at run time.
+    expected_url = hook_for(conn_type).dashboard_url(summary["job_ids"][0])
+    assert values.get("_link_EmailVerificationJobLink", "") == (expected_url or "")
+
+
+def test_splits_a_list_into_several_jobs_tracked_as_one(emulator_connections, request):
+    emulator_connections.set_faults(**FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("neverbounce", max_job_size=3, deferrable=True)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    summary = xcoms(dagrun, "verify")["return_value"]
+    assert len(summary["job_ids"]) == 3  # 7 addresses, at most 3 a job
+    assert summary["counts"] == KNOWN_COUNTS
+    assert summary["total"] == len(KNOWN_LIST)
+    assert emulator_connections.stats()["jobs_created"] == {"neverbounce": 3}
+
+
+class DiesAfterSubmitting(EmailVerificationOperator):
+    """The first try's worker dies right after the vendor accepted the jobs."""
+
+    def _submit_all(self, context, hook):
+        job_ids = super()._submit_all(context, hook)
+        if context["ti"].try_number == 1:
+            raise RuntimeError("worker lost after submitting")
+        return job_ids
+
+
+@pytest.mark.parametrize("conn_type", VENDORS)
+def test_a_retry_reattaches_instead_of_paying_again(conn_type, emulator_connections, request):
+    """NeverBounce finds its jobs by name; Bouncer cannot search, the task state store remembers."""
+    emulator_connections.set_faults(**FAST)
+    with make_dag(request.node.name) as dag:
+        DiesAfterSubmitting(
+            task_id="verify", conn_id=f"{conn_type}_default", emails=KNOWN_LIST, max_job_size=4,
+            poll_interval=0.1, retries=1, retry_delay=timedelta(0),
+        )
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    assert task_try_number(dagrun, "verify") == 2
+    summary = xcoms(dagrun, "verify")["return_value"]
+    assert len(summary["job_ids"]) == 2
+    assert summary["counts"] == KNOWN_COUNTS
+    # Each of the two vendor jobs was created once, across both tries.
+    assert emulator_connections.stats()["jobs_created"] == {conn_type: 2}
+
+
+def test_a_vendor_that_can_search_reattaches_without_the_state_store(emulator_connections, request):
+    """The job name alone is enough where the vendor searches (Airflow < 3.3, or a lost store write)."""
+    emulator_connections.set_faults(**FAST)
+
+    class ForgetsTheStore(DiesAfterSubmitting):
+        def _save_state(self, store, hook, known):
+            return None
+
+    with make_dag(request.node.name) as dag:
+        ForgetsTheStore(
+            task_id="verify", conn_id="neverbounce_default", emails=KNOWN_LIST,
+            poll_interval=0.1, retries=1, retry_delay=timedelta(0),
+        )
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    assert emulator_connections.stats()["jobs_created"] == {"neverbounce": 1}
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "polling"])
+def test_timeout_cancels_the_remote_job_and_fails(deferrable, emulator_connections, request, capfd):
+    """Bouncer's cancel is "finish early": the batch stops, unverified addresses are refunded."""
+    emulator_connections.set_faults(rows_per_second=1)  # 7 addresses: far longer than the timeout
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer", deferrable=deferrable, timeout=1.5)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    (job_id,) = xcoms(dagrun, "verify")["job_ids"]
+    assert f"bouncer job(s) {job_id} did not finish within the timeout of 1.5s; cancelled: {job_id}" in (
+        failure_text(capfd)
+    )
+    requests = emulator_connections.stats()["requests"]["bouncer"]
+    assert requests["/v1.1/email/verify/batch/{batchId}/finish"] == 1
+    assert hook_for("bouncer").get_job(job_id).is_terminal  # stopped, no longer spending
+
+
+def test_timeout_names_a_job_the_vendor_cannot_stop(emulator_connections, request, capfd):
+    """NeverBounce runs cannot be stopped, and it refuses to delete a job while it is parsed or run."""
+    emulator_connections.set_faults(rows_per_second=1)
+    with make_dag(request.node.name) as dag:
+        verify_task("neverbounce", deferrable=True, timeout=1)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    (job_id,) = xcoms(dagrun, "verify")["job_ids"]
+    text = failure_text(capfd)
+    assert f"neverbounce job(s) {job_id} did not finish within the timeout of 1s; cancelled: none; could not cancel: {job_id} (" in text
+    assert "This job is not in a state which can be deleted" in text
+    assert emulator_connections.stats()["requests"]["neverbounce"]["/v4.2/jobs/delete"] == 1
+
+
+def test_a_retry_after_a_timeout_submits_anew(emulator_connections, request):
+    """A batch cancelled on timeout is forgotten: the retry must not reattach to the stopped batch."""
+    emulator_connections.set_faults(rows_per_second=1)
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer", timeout=1, retries=1, retry_delay=timedelta(0))
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    assert task_try_number(dagrun, "verify") == 2
+    assert emulator_connections.stats()["jobs_created"] == {"bouncer": 2}
+    assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] == 2
+
+
+def test_quality_gate_fails_the_task_with_the_figures(emulator_connections, request, capfd):
+    emulator_connections.set_faults(**FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("neverbounce", max_undeliverable_ratio=0.25, retries=2, retry_delay=timedelta(0))
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    assert task_try_number(dagrun, "verify") == 1  # a verdict does not change on retry
+    assert "2 of 7 addresses (28.6%) are undeliverable, above max_undeliverable_ratio=0.25 (25.0%)" in (
+        failure_text(capfd)
+    )
+
+
+def test_quality_gate_passes_within_the_bound(emulator_connections, request):
+    emulator_connections.set_faults(**FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer", max_undeliverable_ratio=0.3)
+    assert task_state(run_dag(dag), "verify") == "success"
+
+
+def test_a_failed_vendor_job_fails_the_task_with_the_reason(emulator_connections, request, capfd):
+    emulator_connections.set_faults(fail_jobs=1.0, **FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("neverbounce", deferrable=True)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    (job_id,) = xcoms(dagrun, "verify")["job_ids"]
+    assert f"neverbounce verification failed: job {job_id} failed (" in failure_text(capfd)
+
+
+def test_without_waiting_returns_right_after_submitting(emulator_connections, request):
+    emulator_connections.set_faults(rows_per_second=1)
+    with make_dag(request.node.name) as dag:
+        verify_task("neverbounce", wait_for_completion=False)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    summary = xcoms(dagrun, "verify")["return_value"]
+    assert summary["state"] in ("queued", "running")
+    assert summary["job_ids"] == xcoms(dagrun, "verify")["job_ids"]
+    assert hook_for("neverbounce").get_job(summary["job_ids"][0]).state in ("queued", "running")
+
+
+class RecordsXComBeforeWaiting(EmailVerificationOperator):
+    """Reads the job ids back from XCom (through the API, as a downstream task would) when waiting starts."""
+
+    seen: list = []
+
+    def _wait(self, hook, job_ids):
+        from airflow.sdk import get_current_context
+
+        RecordsXComBeforeWaiting.seen.append(get_current_context()["ti"].xcom_pull(task_ids="verify", key="job_ids"))
+        return super()._wait(hook, job_ids)
+
+    def defer(self, **kwargs):
+        from airflow.sdk import get_current_context
+
+        RecordsXComBeforeWaiting.seen.append(get_current_context()["ti"].xcom_pull(task_ids="verify", key="job_ids"))
+        super().defer(**kwargs)
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "polling"])
+def test_job_ids_reach_xcom_before_waiting(deferrable, emulator_connections, request):
+    emulator_connections.set_faults(rows_per_second=20)
+    RecordsXComBeforeWaiting.seen = []
+    with make_dag(request.node.name) as dag:
+        RecordsXComBeforeWaiting(
+            task_id="verify", conn_id="neverbounce_default", emails=KNOWN_LIST, poll_interval=0.1, deferrable=deferrable
+        )
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    job_ids = xcoms(dagrun, "verify")["return_value"]["job_ids"]
+    assert RecordsXComBeforeWaiting.seen == [job_ids]
+
+
+def test_job_ids_are_kept_in_the_task_state_store(emulator_connections, request):
+    emulator_connections.set_faults(**FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer")
+    dagrun = run_dag(dag)
+
+    from airflow._shared.state import TaskScope
+    from airflow.state import get_state_backend
+    from airflow.utils.session import create_session
+
+    scope = TaskScope(dag_id=dagrun.dag_id, run_id=dagrun.run_id, task_id="verify", map_index=-1)
+    with create_session() as session:
+        import json
+
+        stored = json.loads(get_state_backend().get(scope, STATE_KEY, session=session))
+    assert stored["vendor"] == "bouncer"
+    assert list(stored["jobs"].values()) == xcoms(dagrun, "verify")["job_ids"]
+
+
+def test_empty_input_creates_no_job(emulator_connections, request):
+    with make_dag(request.node.name) as dag:
+        verify_task("neverbounce", emails=[])
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    assert xcoms(dagrun, "verify")["return_value"] == {
+        "vendor": "neverbounce",
+        "job_ids": [],
+        "state": "completed",
+        "total": 0,
+        "counts": {"deliverable": 0, "risky": 0, "undeliverable": 0, "unknown": 0},
+    }
+    assert emulator_connections.stats()["jobs_created"] == {}
+
+
+def test_operator_refuses_ambiguous_input():
+    with pytest.raises(ValueError, match="exactly one of emails, source or sql"):
+        EmailVerificationOperator(task_id="v", conn_id="neverbounce_default", emails=["a@b.c"], sql="select 1")
+    with pytest.raises(ValueError, match="max_undeliverable_ratio"):
+        EmailVerificationOperator(task_id="v", conn_id="neverbounce_default", emails=["a@b.c"], max_undeliverable_ratio=2)
