@@ -110,7 +110,7 @@ class SqlDialect:
 
     # -- DDL -----------------------------------------------------------------------------------------
     def create_table(self, cursor: Any, plan: LoadPlan) -> bool:
-        """Create the table if missing; True when this call created it (only where DDL is not transactional)."""
+        """Create the table if missing; True when this call created it (where DDL is not transactional)."""
         key = f", PRIMARY KEY ({self.column_list(plan.keys)})" if plan.mode == "upsert" and plan.keys else ""
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table_ref(plan.schema, plan.table)} "

@@ -125,8 +125,8 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
 
         hook = BaseHook.get_connection(self.sql_conn_id).get_hook(hook_params=self.sql_hook_params)
         if not isinstance(hook, DbApiHook):
-            raise ValueError(
-                f"connection {self.sql_conn_id!r} has a {type(hook).__name__}, which is not a SQL (DbApiHook) hook"
+            raise TypeError(
+                f"connection {self.sql_conn_id!r} gives a {type(hook).__name__}, not a SQL (DbApiHook) hook"
             )
         return hook
 

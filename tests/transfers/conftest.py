@@ -20,7 +20,9 @@ from airflow_provider_emailverify.results import VerificationResult
 from tests.operators.conftest import (  # noqa: F401 - fixtures shared with the operator tests
     MARIADB,
     POSTGRES,
+    airflow_db,
     aws_conn_id,
+    emulator_connections,
     mariadb_conn_id,
     moto_s3_url,
     postgres_conn_id,
@@ -119,6 +121,18 @@ class Database:
         order = f" ORDER BY {self.quote(order_by)}" if order_by else ""
         return [tuple(r) for r in self.execute(f"SELECT {cols} FROM {self.quote(table)}{order}")]
 
+    def columns(self, table: str) -> list[str]:
+        """The table's column names, in order."""
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(f"SELECT * FROM {self.quote(table)} WHERE 1 = 0")
+            names = [d[0] for d in cur.description]
+            cur.fetchall()
+            return names
+        finally:
+            conn.close()
+
     def exists(self, table: str) -> bool:
         if self.family == "sqlite":
             found = self.execute("SELECT name FROM sqlite_master WHERE type='table' AND name = ?", (table,))
@@ -167,14 +181,14 @@ def _maria_connect() -> Any:
 
 
 @pytest.fixture
-def postgres_db(postgres_conn_id: str) -> Iterator[Database]:
+def postgres_db(postgres_conn_id: str) -> Iterator[Database]:  # noqa: F811
     db = Database("postgresql", postgres_conn_id, _pg_connect, '"')
     yield db
     db.drop_created()
 
 
 @pytest.fixture
-def mariadb_db(mariadb_conn_id: str) -> Iterator[Database]:
+def mariadb_db(mariadb_conn_id: str) -> Iterator[Database]:  # noqa: F811
     db = Database("mysql", mariadb_conn_id, _maria_connect, "`")
     yield db
     db.drop_created()
@@ -199,7 +213,7 @@ def any_db(request: pytest.FixtureRequest) -> Database:
 
 
 @pytest.fixture
-def s3_client(moto_s3_url: str) -> Any:
+def s3_client(moto_s3_url: str) -> Any:  # noqa: F811
     import boto3
 
     return boto3.client(
@@ -221,13 +235,41 @@ def s3_bucket(s3_client: Any) -> str:
 # -- vendors ------------------------------------------------------------------------------------------
 
 
+def submit_and_wait(conn_id: str, emails: list[str], *, timeout: float = 60.0) -> str:
+    """Create a job of ``emails`` through the vendor hook and wait until the vendor completed it."""
+    import time
+
+    from airflow_provider_emailverify.hooks.base import hook_for_connection
+
+    hook = hook_for_connection(conn_id)
+    job_id = hook.submit_job({"email": email} for email in emails)
+    deadline = time.monotonic() + timeout
+    while True:
+        info = hook.get_job(job_id)
+        if info.is_terminal:
+            assert str(info.state) == "completed", info
+            return job_id
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {info.state} after {timeout}s")
+        time.sleep(0.05)
+
+
+def results_of(conn_id: str, *job_ids: str) -> list[VerificationResult]:
+    """What the vendor hook reads back for the jobs (the reference the transfers must reproduce)."""
+    from airflow_provider_emailverify.hooks.base import hook_for_connection
+
+    hook = hook_for_connection(conn_id)
+    return [result for job_id in job_ids for result in hook.iter_results(job_id)]
+
+
 @pytest.fixture
-def vendor_conn(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
-    """``vendor_conn("neverbounce")`` -> an Airflow conn id of that type pointing at the emulator."""
-
-    def make(conn_type: str) -> str:
-        conn_id = f"ev_{conn_type}"
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", emulator.connection_json(conn_type))
-        return conn_id
-
-    return make
+def vendor(request: pytest.FixtureRequest, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A connection id for the vendor named by the test's ``vendor`` parameter (NeverBounce by default)."""
+    conn_type = getattr(request, "param", "neverbounce")
+    emulator.set_faults(rows_per_second=1_000_000)
+    conn = json.loads(emulator.connection_json(conn_type))
+    # Few, short retries: the failure tests make downloads break for good.
+    conn["extra"] = {"max_retries": 2, "backoff_max": 0.05}
+    conn_id = f"ev_{conn_type}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    return conn_id

@@ -1,0 +1,98 @@
+# Licensed under the Apache License, Version 2.0.
+"""Both transfers in a real DAG run (``dag.test()``): job ids from the verify task's XCom, asset events."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_emailverify.operators.verify import EmailVerificationOperator
+from airflow_provider_emailverify.transfers.results_to_s3 import EmailVerificationResultsToS3Operator
+from airflow_provider_emailverify.transfers.results_to_sql import EmailVerificationResultsToSqlOperator
+from tests.operators._dagrun import KNOWN_COUNTS, KNOWN_LIST, make_dag, run_dag, task_state, xcoms
+
+if TYPE_CHECKING:
+    from airflow_provider_emailverify.emulator.pytest_plugin import EmulatorHandle
+    from tests.transfers.conftest import Database
+
+JOB_IDS = "{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}"
+
+
+def asset_events(uri: str) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == uri)
+        ).all()
+        return [dict(event.extra or {}) for event in events]
+
+
+def test_verify_then_load_to_s3_and_postgres(
+    emulator_connections: EmulatorHandle,
+    aws_conn_id: str,
+    s3_bucket: str,
+    s3_client: Any,
+    postgres_db: Database,
+    request: Any,
+):
+    emulator_connections.set_faults(rows_per_second=1_000_000)
+    table = postgres_db.table()
+    with make_dag(request.node.name) as dag:
+        verify = EmailVerificationOperator(
+            task_id="verify", conn_id="neverbounce_default", emails=KNOWN_LIST, poll_interval=0.1
+        )
+        static = EmailVerificationResultsToS3Operator(
+            task_id="to_s3",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            s3_bucket=s3_bucket,
+            s3_key="lists/latest.csv",
+            aws_conn_id=aws_conn_id,
+        )
+        templated = EmailVerificationResultsToS3Operator(
+            task_id="to_s3_by_run",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            s3_bucket=s3_bucket,
+            s3_key="lists/{{ run_id | replace(':', '_') }}/deliverable.jsonl",
+            aws_conn_id=aws_conn_id,
+            file_format="jsonl",
+            statuses=["deliverable"],
+        )
+        to_sql = EmailVerificationResultsToSqlOperator(
+            task_id="to_sql",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            sql_conn_id=postgres_db.conn_id,
+            table=table,
+            mode="upsert",
+        )
+        verify >> [static, templated, to_sql]
+    dagrun = run_dag(dag)
+
+    for task_id in ("verify", "to_s3", "to_s3_by_run", "to_sql"):
+        assert task_state(dagrun, task_id) == "success", task_id
+    job_ids = xcoms(dagrun, "verify")["job_ids"]
+
+    latest = xcoms(dagrun, "to_s3")["return_value"]
+    assert latest["uri"] == f"s3://{s3_bucket}/lists/latest.csv"
+    assert latest["counts"] == KNOWN_COUNTS
+    body = s3_client.get_object(Bucket=s3_bucket, Key="lists/latest.csv")["Body"].read().decode()
+    assert sorted(r["email"] for r in csv.DictReader(io.StringIO(body, newline=""))) == sorted(KNOWN_LIST)
+    assert asset_events(latest["uri"]) == [{"rows": len(KNOWN_LIST), "job_ids": job_ids}]
+
+    by_run = xcoms(dagrun, "to_s3_by_run")["return_value"]
+    assert "{{" not in by_run["uri"] and by_run["uri"].endswith("/deliverable.jsonl")
+    assert by_run["rows"] == KNOWN_COUNTS["deliverable"]
+    # The rendered key reached the asset graph through the task's asset alias.
+    assert asset_events(by_run["uri"]) == [{"rows": by_run["rows"], "job_ids": job_ids}]
+
+    loaded = xcoms(dagrun, "to_sql")["return_value"]
+    assert loaded["rows"] == len(KNOWN_LIST) and loaded["counts"] == KNOWN_COUNTS
+    assert sorted(r[0] for r in postgres_db.rows(table, ["email"])) == sorted(KNOWN_LIST)
