@@ -162,6 +162,99 @@ def neverbounce_v3_bad(emulator, rec: Recorder) -> Iterable[str]:
     return client.secrets()
 
 
+# -- Bouncer, Bouncify, Email Verifier App -----------------------------------------------------------
+def _vendor_client(emulator, vendor: str, key: str, **extras):
+    from airflow_provider_emailverify.clients.bouncer import BouncerClient
+    from airflow_provider_emailverify.clients.bouncify import BouncifyClient
+    from airflow_provider_emailverify.clients.emailverifierapp import EmailVerifierAppClient
+
+    cls = {"bouncer": BouncerClient, "bouncify": BouncifyClient, "emailverifierapp": EmailVerifierAppClient}[vendor]
+    from dataclasses import replace
+
+    retry = replace(RETRY, max_retry_after=0.05)  # the emulator's Retry-After: 1 would dominate
+    client = cls(api_key=key, base_url=emulator.base_url(vendor), retry=retry, extras=extras)
+    client.poll_interval = 0.05  # type: ignore[misc]
+    return client
+
+
+def _vendor_session(rec: Recorder, client: Any, unknown_job: str) -> None:
+    rec.attempt(client.get_credits)
+    rec.attempt(lambda: client.verify_email("info@gmail.com"))
+    job_id = rec.attempt(lambda: client.submit_job([{"email": f"user{i}@example.com"} for i in range(300)]))
+    if job_id:
+        rec.attempt(lambda: client.iter_results(job_id))  # may be before completion: JobNotReadyError
+        for _ in range(200):
+            info = rec.attempt(lambda: client.get_job(job_id))
+            if info is not None and info.is_terminal:
+                break
+        rec.attempt(lambda: client.iter_results(job_id))
+        rec.attempt(lambda: asyncio.run(client.aget_job(job_id)))
+        rec.attempt(lambda: client.cancel_job(job_id))
+    rec.attempt(lambda: client.get_job(unknown_job))
+    rec.attempt(lambda: asyncio.run(client.aget_job(unknown_job)))
+
+
+_UNKNOWN_JOB = {"bouncer": "0123456789abcdef01234567", "bouncify": "a" * 36, "emailverifierapp": "999999"}
+#: Extras that change where the key travels or how errors come back.
+_VARIANTS = {
+    "bouncer": [{}, {"download_format": "csv"}],
+    "bouncify": [{"job_id_in_path": True}, {"job_id_in_path": False}],  # apikey in every URL
+    "emailverifierapp": [{}, {"result_links_need_token": True}],  # token in result-file URLs too
+}
+
+
+def _vendor_scenarios(vendor: str) -> None:
+    @scenario(f"{vendor}: good key, errors and faults")
+    def good(emulator, rec: Recorder) -> Iterable[str]:
+        for extras in _VARIANTS[vendor]:
+            emulator.set_faults(**FAULTS)
+            if vendor == "emailverifierapp":
+                emulator.set_option(vendor, errors_as_200=bool(extras))
+            _vendor_session(rec, _vendor_client(emulator, vendor, emulator.api_key, **extras), _UNKNOWN_JOB[vendor])
+            emulator.set_faults(error_rate=0, throttle_rate=0, disconnect_rate=0)
+            emulator.set_credits(0)
+            client = _vendor_client(emulator, vendor, emulator.api_key, **extras)
+            rec.attempt(lambda client=client: client.verify_email("a@example.com"))
+            rec.attempt(lambda client=client: client.submit_job([{"email": "a@example.com"}]))
+            emulator.set_credits(1_000_000)
+        return [emulator.api_key]
+
+    @scenario(f"{vendor}: bad key")
+    def bad(emulator, rec: Recorder) -> Iterable[str]:
+        for extras in _VARIANTS[vendor]:
+            if vendor == "emailverifierapp":
+                emulator.set_option(vendor, errors_as_200=bool(extras))
+            client = _vendor_client(emulator, vendor, BAD_KEY, **extras)
+            rec.attempt(client.test_connection)
+            rec.attempt(lambda client=client: client.verify_email("a@example.com"))
+            rec.attempt(lambda client=client: client.submit_job([{"email": "a@example.com"}]))
+            rec.attempt(lambda client=client: client.get_job(_UNKNOWN_JOB[vendor]))
+            rec.attempt(lambda client=client: asyncio.run(client.aget_job(_UNKNOWN_JOB[vendor])))
+        return [BAD_KEY]
+
+    @scenario(f"{vendor}: refused connections and exhausted retries")
+    def unreachable(emulator, rec: Recorder) -> Iterable[str]:
+        for extras in _VARIANTS[vendor]:
+            closed = _vendor_client(emulator, vendor, emulator.api_key, **extras)
+            closed.base_url = f"http://127.0.0.1:9/{vendor}"  # nothing listens there
+            closed.retry = RetryPolicy(attempts=2, initial=0.01, maximum=0.01)
+            rec.attempt(closed.test_connection)
+            rec.attempt(lambda closed=closed: closed.verify_email("a@example.com"))
+            rec.attempt(lambda closed=closed: closed.get_job(_UNKNOWN_JOB[vendor]))
+            emulator.set_faults(error_rate=1.0)
+            failing = _vendor_client(emulator, vendor, emulator.api_key, **extras)
+            failing.retry = RetryPolicy(attempts=2, initial=0.01, maximum=0.01)
+            rec.attempt(lambda failing=failing: failing.verify_email("a@example.com"))
+            rec.attempt(lambda failing=failing: failing.submit_job([{"email": "a@example.com"}]))
+            rec.attempt(lambda failing=failing: asyncio.run(failing.aget_job(_UNKNOWN_JOB[vendor])))
+            emulator.set_faults(error_rate=0)
+        return [emulator.api_key]
+
+
+for _vendor in ("bouncer", "bouncify", "emailverifierapp"):
+    _vendor_scenarios(_vendor)
+
+
 # -- the check --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "run"), SCENARIOS, ids=[name for name, _ in SCENARIOS])
 def test_secrets_stay_out_of_logs_and_errors(name, run, emulator, caplog):
