@@ -182,6 +182,19 @@ def job_info_from_status(body: Mapping[str, Any]) -> JobInfo:
     )
 
 
+#: ``binary_operators_type`` spellings (BIN_1_0, BIN_Y_N, BIN_y_n, BIN_yes_no, BIN_Yes_No, BIN_true_false).
+_FLAG_VALUES = {
+    text: value
+    for value, spellings in ((True, ("1", "Y", "y", "yes", "Yes", "true")), (False, ("0", "N", "n", "no", "No", "false")))
+    for text in spellings
+}
+
+
+def _flag(lookup: Any, text: str) -> bool | None:
+    value = lookup(text, _FLAG_VALUES)  # the dict itself marks "not a known spelling"
+    return parse_bool(text) if value is _FLAG_VALUES else value
+
+
 def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[VerificationResult]:
     """
     Neutral rows from a ``jobs/download`` CSV asked with :data:`DOWNLOAD_APPENDS`, one at a time.
@@ -194,6 +207,7 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
     :param job_id: the job the rows belong to.
     """
     appended = len(DOWNLOAD_APPENDS)
+    flag = _FLAG_VALUES.get
     reader = csv.reader(line.lstrip("\r") + "\n" for line in lines if line.strip("\r"))
     names: list[str] | None = None
     positions: dict[str, int] = {}
@@ -223,10 +237,10 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
             vendor_status=verdict,
             job_id=job_id,
             is_disposable=verdict == "disposable",
-            is_role=parse_bool(values[positions["role_account"]]),
-            is_free=parse_bool(values[positions["free_email_host"]]),
+            is_role=_flag(flag, values[positions["role_account"]]),
+            is_free=_flag(flag, values[positions["free_email_host"]]),
             is_catchall=verdict == "catchall",
-            is_syntax_error=parse_bool(values[positions["bad_syntax"]]),
+            is_syntax_error=_flag(flag, values[positions["bad_syntax"]]),
             suggestion=None,  # the CSV has no did-you-mean column (use results_source="results")
             extra=record,
         )
