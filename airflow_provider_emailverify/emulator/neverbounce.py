@@ -24,6 +24,9 @@ Choices where the spec is [ASSUMED], (inferred) or (unverified); switches are se
   jobs/parse is accepted; jobs/parse during ``uploading`` parses once the file is in. A second
   jobs/parse is refused. ``run_sample=1`` at create runs the free sample right after parsing.
 - Parsing runs ``parse_speedup`` (10) times faster than verification (``rows_per_second``).
+  At most ``max_concurrent_jobs`` (10) jobs of an API key run at once; other started jobs wait
+  ``queued``, first started first run. A sample verifies the first ``sample_fraction`` (0.1) of
+  the rows. ``config.fail_jobs`` makes that share of jobs fail at the end of parsing.
 - Credits: 1 per single/check (bad syntax included); a full run costs ``total.billable`` =
   syntactically valid rows minus repeats (``bill_duplicates``: charge repeats too); samples are
   free. jobs/start without enough credits answers the general_failure "Insufficient credit
@@ -52,7 +55,8 @@ Choices where the spec is [ASSUMED], (inferred) or (unverified); switches are se
   exceeds ``manual_review_threshold`` (0.5) sit ``under_review`` for ``manual_review_seconds`` (1).
 - Flags: ``bad_dns`` for invalid domains, ``connect_fails`` for unknowns, ``accepts_all`` for
   catch-alls, ``government_host``/``academic_host``/``military_host`` for .gov/.edu/.mil,
-  ``historical_response`` only when ``historical_flag`` is on (v4.1+).
+  ``spamtrap_network`` for local parts starting ``trap``/``spamtrap``, ``historical_response``
+  only when ``historical_flag`` is on (v4.1+).
 - single/check ``timeout``: with ``single_check_seconds`` > 0 each check takes that long and
   answers ``unknown`` when ``timeout`` is shorter.
 - poe/confirm: ``token_confirmed`` is true when ``confirmation_token`` equals
@@ -198,14 +202,15 @@ class NeverBounceEmulator(NeverBounceV3Mixin, VendorEmulator):
     prefix = "/neverbounce"
 
     def __init__(self, state: EmulatorState) -> None:
-        super().__init__(state)
         self.book = JobBook(state)
+        #: v3 access tokens -> (API key, expiry on the monotonic clock)
         self.tokens: dict[str, tuple[str, float]] = {}
+        super().__init__(state)
 
     def reset(self) -> None:
-        if hasattr(self, "book"):
-            self.book.reset()
-            self.tokens.clear()
+        """Forget jobs (their rows on disk too) and v3 tokens."""
+        self.book.reset()
+        self.tokens.clear()
 
     def option(self, name: str, default: Any) -> Any:
         return self.state.option("neverbounce", name, default)

@@ -302,7 +302,7 @@ def test_parse_with_auto_start(nb):
 
 def test_start_while_parsing_is_refused(nb, emulator):
     emulator.set_faults(rows_per_second=5)  # parsing takes rows / 50 s
-    job_id = nb.create([[f"u{index}@example.com"] for index in range(50)], auto_start=0)
+    job_id = nb.create([[f"u{index}@example.com"] for index in range(150)], auto_start=0)
     assert nb.status(job_id)["job_status"] == "parsing"
     assert nb.error("jobs/start", job_id=job_id)["message"] == "This job is not in a state which can be started"
     assert nb.error("jobs/delete", job_id=job_id)["message"] == "This job is not in a state which can be deleted"
@@ -420,8 +420,8 @@ def test_queued_beyond_ten_running_jobs(nb, emulator):
 
 def test_queued_job_starts_when_a_slot_frees(nb, emulator):
     emulator.set_option("neverbounce", max_concurrent_jobs=1)
-    first = nb.create([[f"a{index}@example.com"] for index in range(4)], auto_start=0)
-    second = nb.create([[f"b{index}@example.com"] for index in range(4)], auto_start=0)
+    first = nb.create([[f"a{index}@example.com"] for index in range(20)], auto_start=0)
+    second = nb.create([[f"b{index}@example.com"] for index in range(20)], auto_start=0)
     nb.wait(first, "waiting")
     nb.wait(second, "waiting")
     emulator.set_faults(rows_per_second=20)
@@ -429,7 +429,7 @@ def test_queued_job_starts_when_a_slot_frees(nb, emulator):
     nb.ok("jobs/start", job_id=second)
     assert nb.status(first)["job_status"] == "running"
     assert nb.status(second)["job_status"] == "queued"
-    assert nb.wait(second, "running", timeout=5)["job_status"] == "running"
+    assert nb.wait(second, "running", timeout=10)["job_status"] == "running"
     assert nb.status(first)["job_status"] == "complete"
 
 
