@@ -59,6 +59,21 @@ def test_verifies_a_list_end_to_end(conn_type, deferrable, emulator_connections,
     # The extra link: the vendor's dashboard page of the job, worked out at run time.
     expected_url = hook_for(conn_type).dashboard_url(summary["job_ids"][0])
     assert values.get("_link_EmailVerificationJobLink", "") == (expected_url or "")
+    if conn_type == "neverbounce":
+        assert expected_url and summary["job_ids"][0] in expected_url
+
+
+@pytest.mark.parametrize("conn_type", ["neverbounce_v3", "emailverifierapp"])
+def test_other_vendors_end_to_end(conn_type, emulator_connections, request):
+    """The same operator, a different connection: the vendor switch is a conn_id change."""
+    emulator_connections.set_faults(rows_per_second=20)
+    with make_dag(request.node.name) as dag:
+        verify_task(conn_type, deferrable=True)
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    summary = xcoms(dagrun, "verify")["return_value"]
+    assert (summary["vendor"], summary["state"], summary["counts"]) == (conn_type, "completed", KNOWN_COUNTS)
 
 
 def test_splits_a_list_into_several_jobs_tracked_as_one(emulator_connections, request):
@@ -168,6 +183,33 @@ def test_a_retry_after_a_timeout_submits_anew(emulator_connections, request):
     assert task_try_number(dagrun, "verify") == 2
     assert emulator_connections.stats()["jobs_created"] == {"bouncer": 2}
     assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] == 2
+
+
+def test_execution_timeout_while_polling_cancels_the_job(emulator_connections, request, capfd):
+    emulator_connections.set_faults(rows_per_second=1)
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer", timeout=60, execution_timeout=timedelta(seconds=2))
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    (job_id,) = xcoms(dagrun, "verify")["job_ids"]
+    assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] >= 1
+    assert hook_for("bouncer").get_job(job_id).is_terminal
+    assert f"Cancelling bouncer job(s) {job_id} after execution_timeout" in failure_text(capfd)
+
+
+def test_on_kill_cancels_the_jobs_it_submitted(emulator_connections):
+    """What the worker calls on SIGTERM (a user marked the running task failed)."""
+    emulator_connections.set_faults(rows_per_second=1)
+    operator = verify_task("bouncer")
+    job_id = operator.hook.submit_job([{"email": e} for e in KNOWN_LIST], name="killed")
+    operator._job_ids = [job_id]  # what execute had recorded when the signal came
+
+    operator.on_kill()
+
+    assert hook_for("bouncer").get_job(job_id).is_terminal
+    operator.on_kill()  # a second signal changes nothing
+    assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] >= 1
 
 
 def test_quality_gate_fails_the_task_with_the_figures(emulator_connections, request, capfd):
