@@ -114,6 +114,7 @@ def neverbounce_good(emulator, rec: Recorder) -> Iterable[str]:
 
 @scenario("neverbounce: bad key")
 def neverbounce_bad(emulator, rec: Recorder) -> Iterable[str]:
+    emulator.set_option("neverbounce", auth_failure_echo_key=True)  # "Invalid API key '<key>'"
     for location in ("body", "query"):
         client = _nb(emulator, BAD_KEY, key_location=location)
         rec.attempt(client.get_credits)

@@ -434,10 +434,12 @@ class NeverBounceClient(VerificationClient):
         return {"leverage_historical_data": 1 if parse_bool(historical) else 0}
 
     # -- jobs ---------------------------------------------------------------------------------------
-    def _create_options(self, name: str, *, auto_start: bool, run_sample: bool) -> dict[str, Any]:
+    def _create_options(
+        self, name: str, *, auto_start: bool, run_sample: bool, auto_parse: bool = True
+    ) -> dict[str, Any]:
         options: dict[str, Any] = {
             "filename": name,
-            "auto_parse": 1,
+            "auto_parse": 1 if auto_parse else 0,
             "auto_start": 1 if auto_start else 0,
             "run_sample": 1 if run_sample else 0,
             "allow_manual_review": 1 if parse_bool(self._extra("allow_manual_review", False)) else 0,
@@ -483,7 +485,13 @@ class NeverBounceClient(VerificationClient):
         return job_id
 
     def create_remote_job(
-        self, url: str, *, name: str | None = None, auto_start: bool = True, run_sample: bool = False
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        auto_start: bool = True,
+        run_sample: bool = False,
+        auto_parse: bool = True,
     ) -> str:
         """
         Create a job from a file the vendor downloads (``input_location=remote_url``): a plain
@@ -493,6 +501,7 @@ class NeverBounceClient(VerificationClient):
         :param name: the job's filename; a unique one is generated when omitted.
         :param auto_start: start verification once parsed (else call :meth:`start_job`).
         :param run_sample: run the free sample analysis instead of the full run.
+        :param auto_parse: index the file at once (else call :meth:`parse_job`).
         """
         name = name or f"emailverify-{uuid.uuid4().hex}"
         call = self.endpoint_call(
@@ -500,7 +509,7 @@ class NeverBounceClient(VerificationClient):
             lambda body: str(body["job_id"]),
             input_location="remote_url",
             input=url,
-            **self._create_options(name, auto_start=auto_start, run_sample=run_sample),
+            **self._create_options(name, auto_start=auto_start, run_sample=run_sample, auto_parse=auto_parse),
         )
         return self.create_job_safely(replace(call, idempotent=False), name=name)
 

@@ -72,7 +72,13 @@ class NeverBounceHook(EmailVerificationHook):
 
     # -- vendor-only features -----------------------------------------------------------------------
     def create_remote_job(
-        self, url: str, *, name: str | None = None, auto_start: bool = True, run_sample: bool = False
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        auto_start: bool = True,
+        run_sample: bool = False,
+        auto_parse: bool = True,
     ) -> str:
         """
         Create a job from a file NeverBounce downloads itself (no 25 MB limit).
@@ -81,8 +87,11 @@ class NeverBounceHook(EmailVerificationHook):
         :param name: job name (looked up before a retry re-creates it).
         :param auto_start: start verification as soon as the file is parsed.
         :param run_sample: run the free sample analysis instead.
+        :param auto_parse: index the file at once (else call :meth:`parse_job`).
         """
-        return self.nb.create_remote_job(url, name=name, auto_start=auto_start, run_sample=run_sample)
+        return self.nb.create_remote_job(
+            url, name=name, auto_start=auto_start, run_sample=run_sample, auto_parse=auto_parse
+        )
 
     def iter_json_results(self, job_id: str, *, page_size: int | None = None) -> Iterator[VerificationResult]:
         """Results from the paginated ``jobs/results`` endpoint (carries did-you-mean suggestions)."""

@@ -259,3 +259,110 @@ async def test_async_status_and_cancel(client):
             await client.aget_job(job_id, async_http)
     finally:
         await async_http.aclose()
+
+
+def test_parse_of_a_job_created_without_auto_parse(client):
+    server, url = serve_list(["ok@example.com", "x@catchall.test"])
+    try:
+        job_id = client.create_remote_job(url, name="remote-unparsed", auto_parse=False, auto_start=False)
+        deadline = time.monotonic() + 20
+        while client.get_job(job_id).vendor_status == "uploading":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.parse_job(job_id, auto_start=True).startswith("NB-PQ-")
+        with pytest.raises((InvalidRequestError, JobNotReadyError)):  # a job is parsed only once
+            client.parse_job(job_id)
+        assert wait_for(client, job_id).state == JobState.COMPLETED
+        assert [row.status for row in client.iter_results(job_id)] == ["deliverable", "risky"]
+    finally:
+        server.shutdown()
+
+
+def test_retries_exhausted_surface_the_last_error(emulator):
+    from airflow_provider_emailverify.clients.base import RetryPolicy
+    from airflow_provider_emailverify.exceptions import ThrottledError, TransientError
+
+    nb = NeverBounceClient(
+        api_key=emulator.api_key, base_url=emulator.base_url("neverbounce"), retry=RetryPolicy(attempts=2, initial=0.01)
+    )
+    emulator.set_faults(throttle_rate=1.0)
+    with pytest.raises(ThrottledError) as caught:
+        nb.get_credits()
+    assert caught.value.vendor_message
+    emulator.set_faults(throttle_rate=0.0, error_rate=1.0)
+    with pytest.raises(TransientError) as caught:
+        nb.get_credits()
+    assert caught.value.http_status >= 500
+
+
+# -- behaviour the spec marks as inferred or unverified (emulator switches) ---------------------------
+def test_monthly_credits_shape(client, emulator):
+    emulator.set_option("neverbounce", credits_info_shape="monthly")
+    credits = client.get_credits()
+    assert isinstance(credits, int) and credits > 0
+
+
+def test_auth_failure_echoing_the_key_is_redacted(emulator):
+    emulator.set_option("neverbounce", auth_failure_echo_key=True)
+    nb = NeverBounceClient(api_key="secret_echoedechoedechoed", base_url=emulator.base_url("neverbounce"))
+    with pytest.raises(AuthenticationError) as caught:
+        nb.get_credits()
+    assert "secret_echoedechoedechoed" not in str(caught.value)
+    assert "secret_echoedechoedechoed" not in caught.value.vendor_message
+    assert "***" in caught.value.vendor_message
+
+
+def test_job_failing_for_credits_reports_the_reason(client, emulator):
+    emulator.set_option("neverbounce", insufficient_credits="fail_job")
+    emulator.set_credits(2)
+    job_id = client.submit_job([f"user{i}@example.com" for i in range(5)])
+    info = wait_for(client, job_id)
+    assert (info.state, info.vendor_status) == (JobState.FAILED, "failed")
+    assert info.message
+
+
+def test_header_row_counted_as_a_record(client, emulator):
+    emulator.set_option("neverbounce", object_header_row=True)
+    job_id = client.submit_job(records())
+    wait_for(client, job_id)
+    assert [row.email for row in client.iter_results(job_id)] == list(VERDICTS)
+    assert [row.email for row in client.iter_json_results(job_id)] == list(VERDICTS)
+
+
+@pytest.mark.parametrize("line_feed", ["LINEFEED_0A0D", "LINEFEED_0D0A", "LINEFEED_0A"])
+def test_download_line_feeds(emulator, line_feed):
+    emulator.set_faults(rows_per_second=1_000_000)
+    emulator.set_option("neverbounce", default_line_feed_type=line_feed)
+    nb = make_client(emulator, download_line_feed_type=line_feed)
+    job_id = nb.submit_job(records())
+    wait_for(nb, job_id)
+    rows = list(nb.iter_results(job_id))
+    assert [(row.email, neutral(row)) for row in rows] == [(e, expected(e, suggestion=False)) for e in VERDICTS]
+
+
+def test_queued_state(client, emulator):
+    emulator.set_option("neverbounce", max_concurrent_jobs=1)
+    emulator.set_faults(rows_per_second=20)
+    first = client.submit_job([f"user{i}@example.com" for i in range(100)])
+    deadline = time.monotonic() + 10
+    while client.get_job(first).vendor_status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second = client.submit_job(["ok@example.com"])
+    deadline = time.monotonic() + 10
+    while (info := client.get_job(second)).vendor_status != "queued":
+        assert time.monotonic() < deadline and not info.is_terminal, info
+        time.sleep(0.05)
+    assert (info.state, info.is_terminal) == (JobState.QUEUED, False)
+
+
+def test_under_review_is_running(client, emulator):
+    emulator.set_option("neverbounce", manual_review_seconds=0.5, allow_manual_review=True)
+    nb = make_client(emulator, allow_manual_review=True)
+    job_id = nb.submit_job([f"invalid{i}@example.com" for i in range(8)] + ["ok@example.com"])
+    deadline = time.monotonic() + 10
+    while (info := nb.get_job(job_id)).vendor_status != "under_review":
+        assert time.monotonic() < deadline and not info.is_terminal, info
+        time.sleep(0.02)
+    assert (info.state, info.is_terminal) == (JobState.RUNNING, False)
+    assert wait_for(nb, job_id).state == JobState.COMPLETED

@@ -160,3 +160,17 @@ async def test_async_status_cancel_and_token(emulator):
             await fresh.aget_job(job_id, async_http)
     finally:
         await async_http.aclose()
+
+
+def test_oauth_error_with_http_401(emulator):
+    emulator.set_option("neverbounce_v3", oauth_error_status=401)
+    v3 = make_client(emulator, secret="not-the-secret-123")
+    with pytest.raises(AuthenticationError) as caught:
+        v3.get_credits()
+    assert caught.value.http_status == 401 and caught.value.vendor_message
+
+
+def test_bulk_answer_labelled_text_html(client, emulator):
+    emulator.set_option("neverbounce_v3", bulk_content_type="text/html")
+    job_id = client.submit_job(["ok@example.com"])
+    assert wait_for(client, job_id).state == JobState.COMPLETED
