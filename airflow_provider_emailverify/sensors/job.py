@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
+    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -82,7 +83,12 @@ class EmailVerificationJobSensor(BaseSensorOperator):
             context["ti"].xcom_push(key=XCOM_JOB_URL, value=url)
         if not self.deferrable:
             return super().execute(context)
-        done = self.poke(context)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as err:
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(f"Skipping ({'soft_fail' if self.soft_fail else 'never_fail'}): {err}") from err
+            raise
         if done:
             return done.xcom_value if isinstance(done, PokeReturnValue) else None
         from airflow_provider_emailverify.triggers.job import EmailVerificationJobTrigger

@@ -98,3 +98,12 @@ def test_reads_the_job_ids_from_the_operators_summary(emulator_connections, requ
 
     assert task_state(dagrun, "wait") == "success"
     assert xcoms(dagrun, "wait")["return_value"]["job_ids"] == xcoms(dagrun, "verify")["job_ids"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_soft_fail_skips_on_a_failed_job(mode, emulator_connections, request):
+    emulator_connections.set_faults(rows_per_second=1_000_000, fail_jobs=1.0)
+    job_id = submit("neverbounce")
+    with make_dag(request.node.name) as dag:
+        sensor("neverbounce", [job_id], soft_fail=True, **mode)
+    assert task_state(run_dag(dag), "wait") == "skipped"
