@@ -13,21 +13,29 @@ NeverBounce answers application errors with HTTP 200 and ``status`` != ``success
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.clients.base import (
-    ApiCall,
-    SpooledBody,
-    VerificationClient,
-    checked_records,
-    with_params,
+from airflow_provider_emailverify.clients.base import ApiCall, SpooledBody, VerificationClient, with_params
+from airflow_provider_emailverify.clients.neverbounce_formats import (
+    _NO_CREDITS,
+    _NOT_FOUND,
+    _NOT_READY,
+    DOWNLOAD_APPENDS,
+    JOB_STATES,
+    MAX_PAYLOAD_BYTES,
+    VENDOR,
+    _int,
+    _unexpected,
+    credits_from_account,
+    job_info_from_status,
+    result_from_verification,
+    rows_from_download,
+    supplied_rows,
 )
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -40,253 +48,26 @@ from airflow_provider_emailverify.exceptions import (
     ThrottledError,
     TransientError,
 )
-from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import VerificationResult, parse_bool
+from airflow_provider_emailverify.results import parse_bool
 
 if TYPE_CHECKING:
     from airflow_provider_emailverify.clients.base import RawResponse
+    from airflow_provider_emailverify.jobs import JobInfo
+    from airflow_provider_emailverify.results import VerificationResult
+
+__all__ = [
+    "DOWNLOAD_APPENDS",
+    "JOB_STATES",
+    "MAX_PAYLOAD_BYTES",
+    "NeverBounceClient",
+    "credits_from_account",
+    "job_info_from_status",
+    "result_from_verification",
+    "rows_from_download",
+    "supplied_rows",
+]
 
 log = logging.getLogger(__name__)
-
-VENDOR = "neverbounce"
-
-#: The 9 documented ``job_status`` values (spec section 6.1) in neutral terms.
-JOB_STATES: dict[str, JobState] = {
-    "uploading": JobState.QUEUED,
-    "parsing": JobState.QUEUED,
-    "waiting": JobState.QUEUED,
-    "waiting_analyzed": JobState.QUEUED,
-    "queued": JobState.QUEUED,
-    "running": JobState.RUNNING,
-    "under_review": JobState.RUNNING,
-    "complete": JobState.COMPLETED,
-    "failed": JobState.FAILED,
-}
-
-#: Append columns asked of ``jobs/download``, in the spec's table order; together with the
-#: verdict they give every neutral flag NeverBounce's CSV can carry.
-DOWNLOAD_APPENDS = ("bad_syntax", "free_email_host", "role_account", "email_status")
-
-#: Largest supplied ``jobs/create`` body; the vendor answers HTTP 413 beyond 25 MB.
-MAX_PAYLOAD_BYTES = 25_000_000
-
-_NOT_FOUND = re.compile(
-    r"not\s+(be\s+)?found|does\s*n[o']t\s+exist|no\s+longer\s+exists|unknown\s+job|no\s+such\s+job|been\s+deleted",
-    re.IGNORECASE,
-)
-_NOT_READY = re.compile(
-    r"not\s+in\s+a\s+state|not\s+(yet\s+)?(complete|completed|finished|ready|available)"
-    r"|still\s+(running|processing|parsing)|is\s+(running|processing|parsing)",
-    re.IGNORECASE,
-)
-_NO_CREDITS = re.compile(
-    r"insufficient\s+credit|credit\s+balance|not\s+enough\s+credits|payment\s+method|usage\s+limit", re.IGNORECASE
-)
-
-
-def _int(value: Any) -> int | None:
-    """An integer from a vendor counter that may be a number, a numeric string or null."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def credits_from_account(body: Mapping[str, Any]) -> int | None:
-    """
-    Credits the account can spend now, from an ``account/info`` answer: paid plus free credits
-    remaining (the monthly shape reports free credits only).
-
-    :param body: the decoded ``account/info`` answer.
-    """
-    info = body.get("credits_info") or {}
-    parts = [_int(info.get(name)) for name in ("paid_credits_remaining", "free_credits_remaining")]
-    if all(part is None for part in parts):
-        return _int(body.get("credits"))  # pre-release flat shape
-    return sum(part or 0 for part in parts)
-
-
-def result_from_verification(
-    email: str, verification: Mapping[str, Any], *, job_id: str | None = None, extra: dict[str, Any] | None = None
-) -> VerificationResult:
-    """
-    A neutral row from a ``single/check`` answer or a ``jobs/results`` item's ``verification``.
-
-    :param email: the address as submitted.
-    :param verification: ``result``, ``flags``, ``suggested_correction`` (unknown flags ignored).
-    :param job_id: the job the row belongs to (``None`` for single checks).
-    :param extra: pass-through columns of the submitted record.
-    """
-    verdict = str(verification.get("result") or "")
-    flags = {str(flag) for flag in verification.get("flags") or ()}
-    return VerificationResult.from_vendor(
-        vendor=VENDOR,
-        email=email,
-        vendor_status=verdict,
-        job_id=job_id,
-        is_disposable=verdict == "disposable" or "disposable_email" in flags,
-        is_role="role_account" in flags,
-        is_free="free_email_host" in flags,
-        is_catchall=verdict == "catchall" or "accepts_all" in flags,
-        is_syntax_error="bad_syntax" in flags,
-        suggestion=verification.get("suggested_correction") or None,
-        extra=dict(extra or {}),
-    )
-
-
-def job_info_from_status(body: Mapping[str, Any]) -> JobInfo:
-    """
-    Neutral :class:`JobInfo` from a ``jobs/status`` answer (or a ``jobs/search`` item).
-    Every counter may be null (spec 4.6); ``failure_reason`` becomes the message.
-
-    :param body: the decoded status object.
-    """
-    vendor_status = str(body.get("job_status") or body.get("status") or "")
-    state = JOB_STATES.get(vendor_status)
-    if state is None:
-        log.warning("NeverBounce job %s has an undocumented job_status %r", body.get("id"), vendor_status)
-        state = JobState.RUNNING
-    total = body.get("total") or {}
-    records = _int(total.get("records"))
-    if not records and vendor_status in ("uploading", "parsing"):
-        records = None  # not counted yet
-    processed = _int(total.get("processed")) or 0
-    verdicts = {name: _int(total.get(name)) for name in ("valid", "invalid", "disposable", "catchall", "unknown")}
-    counts: dict[str, int] = {}
-    if any(value is not None for value in verdicts.values()):
-        counts = {
-            "deliverable": verdicts["valid"] or 0,
-            "risky": (verdicts["disposable"] or 0) + (verdicts["catchall"] or 0),
-            "undeliverable": verdicts["invalid"] or 0,
-            "unknown": verdicts["unknown"] or 0,
-        }
-    percent = body.get("percent_complete")
-    if state == JobState.COMPLETED:
-        progress = 1.0
-    elif isinstance(percent, (int, float)) or (isinstance(percent, str) and percent.strip()):
-        progress = float(percent) / 100.0
-    else:
-        progress = processed / records if records else 0.0
-    reason = body.get("failure_reason")
-    return JobInfo(
-        job_id=str(body.get("id") or body.get("job_id") or ""),
-        state=state,
-        progress=max(0.0, min(1.0, progress)),
-        total=records,
-        processed=processed,
-        counts=counts,
-        vendor_status=vendor_status,
-        message=str(reason) if reason not in (None, "") else None,
-    )
-
-
-#: ``binary_operators_type`` spellings (BIN_1_0, BIN_Y_N, BIN_y_n, BIN_yes_no, BIN_Yes_No, BIN_true_false).
-_FLAG_VALUES = {
-    text: value
-    for value, spellings in ((True, ("1", "Y", "y", "yes", "Yes", "true")), (False, ("0", "N", "n", "no", "No", "false")))
-    for text in spellings
-}
-
-
-def _flag(lookup: Any, text: str) -> bool | None:
-    value = lookup(text, _FLAG_VALUES)  # the dict itself marks "not a known spelling"
-    return parse_bool(text) if value is _FLAG_VALUES else value
-
-
-def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[VerificationResult]:
-    """
-    Neutral rows from a ``jobs/download`` CSV asked with :data:`DOWNLOAD_APPENDS`, one at a time.
-
-    The first line is the header (submitted object keys, then the appended column names);
-    without one, the email is taken as the first column. Columns other than ``email`` become
-    ``extra``. A data line repeating the header (the vendor's recorded header artefact) is skipped.
-
-    :param lines: the CSV's lines (any line ending; a ``\\n\\r`` feed leaves stray ``\\r`` we drop).
-    :param job_id: the job the rows belong to.
-    """
-    appended = len(DOWNLOAD_APPENDS)
-    flag = _FLAG_VALUES.get
-    reader = csv.reader(line.lstrip("\r") + "\n" for line in lines if line.strip("\r"))
-    names: list[str] | None = None
-    positions: dict[str, int] = {}
-    for values in reader:
-        if names is None:
-            if len(values) >= appended and set(values[-appended:]) == set(DOWNLOAD_APPENDS):
-                names = values[:-appended]
-                positions = {name: len(names) + i for i, name in enumerate(values[-appended:])}
-                continue
-            names = ["email"] + [str(i) for i in range(1, max(1, len(values) - appended))]
-            positions = {name: len(names) + i for i, name in enumerate(DOWNLOAD_APPENDS)}
-        if len(values) < len(names) + appended:
-            raise EmailVerificationError(
-                f"neverbounce jobs/download of job {job_id}: a row has {len(values)} columns, "
-                f"expected {len(names) + appended}",
-                vendor=VENDOR,
-            )
-        columns = values[: len(names)]
-        if columns == names:
-            continue
-        record = dict(zip(names, columns))
-        email = record.pop("email", columns[0] if columns else "")
-        verdict = values[positions["email_status"]]
-        yield VerificationResult.from_vendor(
-            vendor=VENDOR,
-            email=email,
-            vendor_status=verdict,
-            job_id=job_id,
-            is_disposable=verdict == "disposable",
-            is_role=_flag(flag, values[positions["role_account"]]),
-            is_free=_flag(flag, values[positions["free_email_host"]]),
-            is_catchall=verdict == "catchall",
-            is_syntax_error=_flag(flag, values[positions["bad_syntax"]]),
-            suggestion=None,  # the CSV has no did-you-mean column (use results_source="results")
-            extra=record,
-        )
-
-
-def supplied_rows(records: Iterable[Mapping[str, Any] | str]) -> Iterator[bytes]:
-    """
-    The ``input`` array of a supplied job as JSON bytes, one object per record, without holding
-    the list: ``{"email": ..., <other columns>}``. The first record fixes the columns (``email``
-    first); later records may omit columns (sent empty) but not add new ones.
-
-    :param records: dicts with an ``email`` key (or bare address strings).
-    :raises InvalidRequestError: naming the row (from 1), for a record without an email or with new columns.
-    """
-    columns: list[str] | None = None
-    yield b"["
-    for index, record, _ in checked_records(records, vendor=VENDOR, max_rows=None):
-        if isinstance(record, str):
-            record = {"email": record}
-        if columns is None:
-            columns = ["email"] + [str(name) for name in record if name != "email"]
-        else:
-            unknown = [name for name in record if name not in columns]
-            if unknown:
-                raise InvalidRequestError(
-                    f"{VENDOR}: record {index} has columns {unknown!r} that the first record lacks; "
-                    f"give every record the same keys ({columns!r})",
-                    vendor=VENDOR,
-                )
-        row = {name: _cell(record.get(name)) for name in columns}
-        yield (b"," if index > 1 else b"") + json.dumps(row, ensure_ascii=False).encode("utf-8")
-    yield b"]"
-
-
-def _unexpected(response: RawResponse) -> str:
-    """Describes an answer that is not the vendor's envelope, without quoting it (it may hold a secret)."""
-    kind = response.headers.get("content-type") or "no content type"
-    return f"unexpected answer ({kind}, {len(response.text)} characters)"
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
 
 
 class _JsonObjectBody:

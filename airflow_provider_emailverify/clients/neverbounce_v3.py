@@ -29,7 +29,7 @@ from airflow_provider_emailverify.clients.base import (
     checked_records,
     with_form,
 )
-from airflow_provider_emailverify.clients.neverbounce import (
+from airflow_provider_emailverify.clients.neverbounce_formats import (
     _NO_CREDITS,
     _NOT_FOUND,
     _NOT_READY,
