@@ -97,7 +97,9 @@ class NeverBounceClient(VerificationClient):
     paginated JSON endpoint, which also carries did-you-mean suggestions),
     ``download_line_feed_type`` (``LINEFEED_0A``), ``include_duplicates`` (true: one result row
     per submitted row), ``allow_manual_review`` (false), ``leverage_historical_data``
-    (unset: the vendor default), ``max_payload_bytes`` (25,000,000), ``results_page_size`` (1000).
+    (unset: the vendor default), ``max_payload_bytes`` (25,000,000), ``results_page_size`` (1000),
+    ``header_row_counted`` ([ASSUMED] false: set it if the vendor counts the header line of
+    submitted records as an invalid record, as recorded in 2017; results skip that line anyway).
 
     ``max_job_size`` is 100,000 rows: the vendor's hard limit is a 25 MB supplied payload, which
     100,000 rows stay well under for addresses with a few short columns (about 250 bytes a row
@@ -316,7 +318,12 @@ class NeverBounceClient(VerificationClient):
         return self.call(call)
 
     def job_status_call(self, job_id: str) -> ApiCall[JobInfo]:
-        return self.endpoint_call("jobs/status", job_info_from_status, job_id=_job_id(job_id))
+        header_row_counted = bool(parse_bool(self._extra("header_row_counted", False)))
+
+        def parse(body: dict[str, Any]) -> JobInfo:
+            return job_info_from_status(body, header_row_counted=header_row_counted)
+
+        return self.endpoint_call("jobs/status", parse, job_id=_job_id(job_id))
 
     def cancel_call(self, job_id: str) -> ApiCall[Any]:
         """``jobs/delete``: NeverBounce cannot stop a run; deletion is refused while it runs."""

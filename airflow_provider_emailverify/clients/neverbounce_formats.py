@@ -112,19 +112,25 @@ def result_from_verification(
     )
 
 
-def job_info_from_status(body: Mapping[str, Any]) -> JobInfo:
+def job_info_from_status(body: Mapping[str, Any], *, header_row_counted: bool = False) -> JobInfo:
     """
     Neutral :class:`JobInfo` from a ``jobs/status`` answer (or a ``jobs/search`` item).
     Every counter may be null (spec 4.6); ``failure_reason`` becomes the message.
 
     :param body: the decoded status object.
+    :param header_row_counted: the vendor counted the header line of object input as an
+        invalid, bad-syntax record (recorded 2017 behaviour, spec 4.3): take it out of the counts.
     """
     vendor_status = str(body.get("job_status") or body.get("status") or "")
     state = JOB_STATES.get(vendor_status)
     if state is None:
         log.warning("NeverBounce job %s has an undocumented job_status %r", body.get("id"), vendor_status)
         state = JobState.RUNNING
-    total = body.get("total") or {}
+    total = dict(body.get("total") or {})
+    if header_row_counted and (_int(total.get("bad_syntax")) or 0) >= 1 and (_int(total.get("invalid")) or 0) >= 1:
+        for name in ("records", "processed", "invalid", "bad_syntax"):
+            if _int(total.get(name)):
+                total[name] = _int(total[name]) - 1
     records = _int(total.get("records"))
     if not records and vendor_status in ("uploading", "parsing"):
         records = None  # not counted yet

@@ -58,6 +58,10 @@ class NeverBounceHook(EmailVerificationHook):
         },
         "max_payload_bytes": {"label": "Largest job upload (bytes)", "schema": {"type": ["integer", "null"]}},
         "results_page_size": {"label": "JSON results page size", "schema": {"type": ["integer", "null"]}},
+        "header_row_counted": {
+            "label": "Vendor counts the header row as a record [assumed]",
+            "schema": {"type": ["boolean", "null"]},
+        },
     }
 
     @classmethod

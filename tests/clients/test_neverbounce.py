@@ -324,9 +324,11 @@ def test_job_failing_for_credits_reports_the_reason(client, emulator):
 def test_header_row_counted_as_a_record(client, emulator):
     emulator.set_option("neverbounce", object_header_row=True)
     job_id = client.submit_job(records())
-    wait_for(client, job_id)
+    assert wait_for(client, job_id).total == len(VERDICTS) + 1  # as the vendor reports it
     assert [row.email for row in client.iter_results(job_id)] == list(VERDICTS)
     assert [row.email for row in client.iter_json_results(job_id)] == list(VERDICTS)
+    corrected = make_client(emulator, header_row_counted=True).get_job(job_id)
+    assert (corrected.total, corrected.processed, corrected.counts) == (len(VERDICTS), len(VERDICTS), COUNTS)
 
 
 @pytest.mark.parametrize("line_feed", ["LINEFEED_0A0D", "LINEFEED_0D0A", "LINEFEED_0A"])

@@ -474,3 +474,15 @@ def test_v3_error_envelopes(body, error):
     raw = RawResponse(status=200, headers={}, body=body, text=json.dumps(body))
     with pytest.raises(error):
         client.check(ApiCall(method="POST", path="/v3/single", endpoint="single"), raw)
+
+
+def test_header_row_artefact_correction():
+    # NeverBounceCli-Ruby fixture for job 274226: records 3, billable 2, processed 3, valid 1, invalid 2, bad_syntax 1.
+    body = {"id": 274226, "job_status": "complete", "percent_complete": 100,
+            "total": {"records": 3, "billable": 2, "processed": 3, "valid": 1, "invalid": 2, "catchall": 0,
+                      "disposable": 0, "unknown": 0, "duplicates": 0, "bad_syntax": 1}}
+    assert job_info_from_status(body).total == 3
+    info = job_info_from_status(body, header_row_counted=True)
+    assert (info.total, info.processed, info.counts["undeliverable"]) == (2, 2, 1)
+    clean = {"id": 1, "job_status": "complete", "total": {"records": 2, "processed": 2, "valid": 2, "invalid": 0, "bad_syntax": 0}}
+    assert job_info_from_status(clean, header_row_counted=True).total == 2
