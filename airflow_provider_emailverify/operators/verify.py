@@ -27,7 +27,7 @@ from airflow_provider_emailverify.links import XCOM_JOB_URL, EmailVerificationJo
 from airflow_provider_emailverify.results import STATUSES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -58,9 +58,12 @@ class EmailVerificationOperator(BaseOperator):
     Each vendor job gets a name that is the same on every try of this task instance and different
     for every run, task and map index. A retried task reattaches to the jobs its earlier try
     created instead of paying for them again: it looks in the task state store (Airflow 3.3+),
-    then asks the vendor for a job of that name where the vendor can search. A job found failed or
-    cancelled is submitted again. On a vendor that cannot search, and on Airflow before 3.3, a try
-    that died between submitting a job and recording it submits that job again.
+    then asks the vendor for a job of that name where the vendor can search (NeverBounce). A job
+    found failed, cancelled or deleted is submitted again, and so is one this task cancelled on
+    timeout. Where the vendor cannot search (Bouncer, Bouncify, Email Verifier App), the task
+    state store is the only memory: on Airflow before 3.3, or when a worker dies between the
+    vendor accepting a job and the store recording it, the retry submits (and pays for) that job
+    again.
 
     The job ids are pushed to XCom (key ``job_ids``) as soon as each job exists. The operator
     then checks the jobs once and, unless ``wait_for_completion`` is off, waits for them: in the
@@ -253,6 +256,8 @@ class EmailVerificationOperator(BaseOperator):
         store = context.get("task_state_store")
         known = self._load_state(store, hook)
         base = self._base_name(context)
+        # A first try cannot have created anything under this task instance's names yet.
+        first_try = (getattr(ti, "try_number", None) or 1) <= 1
         records = iter_records(
             emails=self.emails, source=self.source, email_column=self.email_column,
             sql=self.sql, sql_conn_id=self.sql_conn_id,
@@ -263,7 +268,7 @@ class EmailVerificationOperator(BaseOperator):
                 size = min(hook.max_job_size, self.max_job_size or hook.max_job_size)
                 for index, part in enumerate(batched(records, size)):
                     name = base if index == 0 else f"{base}-part{index + 1}"
-                    job_id = self._reattach(hook, name, known.get(name))
+                    job_id = self._reattach(hook, name, known.get(name), search=not first_try)
                     if job_id is None:
                         job_id = str(hook.submit_job(part, name=name))
                         self.log.info("Submitted %s job %s (%s)", hook.vendor, job_id, name)
@@ -287,18 +292,23 @@ class EmailVerificationOperator(BaseOperator):
         self.log.info("%s", records.summary())
         return job_ids
 
-    def _reattach(self, hook: EmailVerificationHook, name: str, remembered: str | None) -> str | None:
-        """The id of a live or completed job named ``name`` from an earlier try, else ``None``."""
+    def _reattach(
+        self, hook: EmailVerificationHook, name: str, remembered: str | None, *, search: bool = True
+    ) -> str | None:
+        """
+        The id of a live or completed job named ``name`` from an earlier try, else ``None``:
+        the one the task state store remembers, else (where the vendor can search) the newest
+        job of that name. Failed, cancelled and deleted jobs do not count.
+        """
         from airflow_provider_emailverify.exceptions import JobNotFoundError
 
-        candidates: list[tuple[str, str]] = []
-        if remembered:
-            candidates.append(("the task state store", remembered))
-        if hook.can_find_jobs:
-            found = hook.find_job(name)
-            if found and str(found) != remembered:
-                candidates.append((f"a {hook.vendor} search", str(found)))
-        for origin, job_id in candidates:
+        def candidates() -> Iterator[tuple[str, str]]:
+            if remembered:
+                yield "the task state store", remembered
+            if search and hook.can_find_jobs and (found := hook.find_job(name)) and str(found) != remembered:
+                yield f"a {hook.vendor} search by name", str(found)
+
+        for origin, job_id in candidates():
             try:
                 info = hook.get_job(job_id)
             except JobNotFoundError:
@@ -307,7 +317,10 @@ class EmailVerificationOperator(BaseOperator):
             if JobState(info.state) in (JobState.FAILED, JobState.CANCELLED):
                 self.log.info("Job %s (from %s) ended %s: submitting again", job_id, origin, info.state)
                 continue
-            self.log.info("Reattached to %s job %s (%s, found in %s) instead of submitting again", hook.vendor, job_id, info.state, origin)
+            self.log.info(
+                "Reattached to %s job %s (%s, from %s) instead of submitting it again",
+                hook.vendor, job_id, JobState(info.state).value, origin,
+            )
             return job_id
         return None
 

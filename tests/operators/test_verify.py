@@ -118,6 +118,8 @@ def test_a_retry_reattaches_instead_of_paying_again(conn_type, emulator_connecti
     assert summary["counts"] == KNOWN_COUNTS
     # Each of the two vendor jobs was created once, across both tries.
     assert emulator_connections.stats()["jobs_created"] == {conn_type: 2}
+    if conn_type == "neverbounce":  # a first try has nothing to look for; then the state store answered
+        assert "/v4.2/jobs/search" not in emulator_connections.stats()["requests"]["neverbounce"]
 
 
 def test_a_vendor_that_can_search_reattaches_without_the_state_store(emulator_connections, request):
@@ -137,6 +139,7 @@ def test_a_vendor_that_can_search_reattaches_without_the_state_store(emulator_co
 
     assert task_state(dagrun, "verify") == "success"
     assert emulator_connections.stats()["jobs_created"] == {"neverbounce": 1}
+    assert emulator_connections.stats()["requests"]["neverbounce"]["/v4.2/jobs/search"] == 1  # by the retry
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "polling"])
