@@ -14,10 +14,11 @@ Nothing heavy is imported at module level: DAG files import the operator, which 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from typing import BinaryIO
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
@@ -108,7 +109,8 @@ def iter_records(
     Stream records to verify from exactly one input.
 
     :param emails: addresses (strings), or dicts holding the address under ``email_column``
-        (default ``email``) plus fields to pass through; any iterable, consumed lazily.
+        (default ``email``) plus fields to pass through; any iterable, consumed lazily. The JSON
+        or Python-literal text of such a list (what a template renders) is accepted too.
     :param source: a file: a local path, a ``s3://...`` (or any other object-storage) URL, or an
         ``ObjectStoragePath``; ``s3://conn_id@bucket/key`` picks the AWS connection. Either a CSV
         with a header row containing ``email_column`` (other columns pass through; ``,``, ``;``,
@@ -137,6 +139,8 @@ def iter_records(
     if sql_conn_id is not None:
         raise ValueError("sql_conn_id= is only used with sql=")
     if emails is not None:
+        if isinstance(emails, str):
+            emails = _parse_rendered_list(emails)
         if isinstance(emails, (str, bytes, Mapping)):
             raise ValueError(f"emails must be a list of addresses or of dicts, got a {type(emails).__name__}")
         return RecordStream("the emails list", lambda stream: _list_records(stream, emails, email_column))
@@ -234,6 +238,27 @@ def _match_column(names: list[str], email_column: str) -> str | None:
         return email_column
     wanted = email_column.strip().lower()
     return next((name for name in names if str(name).strip().lower() == wanted), None)
+
+
+def _parse_rendered_list(text: str) -> Any:
+    """
+    A list from what a template renders (``"{{ ti.xcom_pull(...) }}"`` gives its JSON or Python
+    literal text unless the DAG renders native objects); any other text is returned unchanged.
+    """
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        return text
+    import ast
+    import json
+
+    for loader in (json.loads, ast.literal_eval):
+        try:
+            value = loader(stripped)
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(value, list):
+            return value
+    raise ValueError(f"emails {stripped[:80]!r} looks like a list but is neither JSON nor a Python literal")
 
 
 # -- lists ---------------------------------------------------------------------------------------

@@ -99,6 +99,16 @@ def test_list_bad_records_name_the_item(emails, message):
 def test_list_rejects_a_single_string():
     with pytest.raises(ValueError, match="list of addresses"):
         iter_records(emails="a@example.com")
+    with pytest.raises(ValueError, match="neither JSON nor a Python literal"):
+        iter_records(emails="[a@example.com]")
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    ['["a@example.com", {"email": "b@example.com", "id": 2}]', "['a@example.com', {'email': 'b@example.com', 'id': 2}]"],
+)
+def test_list_from_rendered_template_text(rendered):
+    assert list(iter_records(emails=rendered)) == [{"email": "a@example.com"}, {"email": "b@example.com", "id": 2}]
 
 
 # -- files -----------------------------------------------------------------------------------------
