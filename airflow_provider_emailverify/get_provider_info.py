@@ -7,29 +7,57 @@ from typing import Any
 
 _PKG = "airflow_provider_emailverify"
 
-#: conn_type -> (hook class, display name). The connection form comes from each hook class.
-_CONNECTIONS: dict[str, tuple[str, str]] = {
-    "neverbounce": (f"{_PKG}.hooks.neverbounce.NeverBounceHook", "NeverBounce"),
-    "neverbounce_v3": (f"{_PKG}.hooks.neverbounce.NeverBounceV3Hook", "NeverBounce v3 (deprecated)"),
-    "bouncer": (f"{_PKG}.hooks.bouncer.BouncerHook", "Bouncer"),
-    "bouncify": (f"{_PKG}.hooks.bouncify.BouncifyHook", "Bouncify"),
-    "emailverifierapp": (f"{_PKG}.hooks.emailverifierapp.EmailVerifierAppHook", "Email Verifier App"),
+#: conn_type -> (hook class, client class, display name). Only the client modules are imported
+#: here: they describe the connection form and import no Airflow, so Airflow's provider discovery
+#: can call this while Airflow itself is still importing.
+_CONNECTIONS: dict[str, tuple[str, str, str]] = {
+    "neverbounce": (
+        f"{_PKG}.hooks.neverbounce.NeverBounceHook", f"{_PKG}.clients.neverbounce.NeverBounceClient", "NeverBounce"
+    ),
+    "neverbounce_v3": (
+        f"{_PKG}.hooks.neverbounce.NeverBounceV3Hook",
+        f"{_PKG}.clients.neverbounce_v3.NeverBounceV3Client",
+        "NeverBounce v3 (deprecated)",
+    ),
+    "bouncer": (f"{_PKG}.hooks.bouncer.BouncerHook", f"{_PKG}.clients.bouncer.BouncerClient", "Bouncer"),
+    "bouncify": (f"{_PKG}.hooks.bouncify.BouncifyHook", f"{_PKG}.clients.bouncify.BouncifyClient", "Bouncify"),
+    "emailverifierapp": (
+        f"{_PKG}.hooks.emailverifierapp.EmailVerifierAppHook",
+        f"{_PKG}.clients.emailverifierapp.EmailVerifierAppClient",
+        "Email Verifier App",
+    ),
 }
 
 
-def _connection_type(conn_type: str, hook_class: str, name: str) -> dict[str, Any]:
+def _load(path: str) -> Any:
     from importlib import import_module
 
-    from airflow_provider_emailverify.hooks.base import COMMON_EXTRAS
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)
 
-    module, _, cls_name = hook_class.rpartition(".")
-    hook = getattr(import_module(module), cls_name)
+
+def ui_field_behaviour(client: Any) -> dict[str, Any]:
+    """The connection form's field behaviour for a vendor client class."""
+    relabeling = {"password": client.password_label, "host": "Base URL (optional)"}
+    if client.login_label:
+        relabeling["login"] = client.login_label
+    return {
+        "hidden-fields": ["schema", "port"] + ([] if client.login_label else ["login"]),
+        "relabeling": relabeling,
+        "placeholders": {"host": client.default_base_url},
+    }
+
+
+def _connection_type(conn_type: str, hook_class: str, client_class: str, name: str) -> dict[str, Any]:
+    from airflow_provider_emailverify.clients.base import COMMON_EXTRAS
+
+    client = _load(client_class)
     return {
         "hook-class-name": hook_class,
         "hook-name": name,
         "connection-type": conn_type,
-        "ui-field-behaviour": hook.get_ui_field_behaviour(),
-        "conn-fields": {**COMMON_EXTRAS, **hook.extra_fields},
+        "ui-field-behaviour": ui_field_behaviour(client),
+        "conn-fields": {**COMMON_EXTRAS, **client.connection_extras},
     }
 
 
@@ -77,6 +105,6 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "extra-links": [f"{_PKG}.links.EmailVerificationJobLink"],
         "connection-types": [
-            _connection_type(conn_type, hook_class, name) for conn_type, (hook_class, name) in _CONNECTIONS.items()
+            _connection_type(conn_type, *entry) for conn_type, entry in _CONNECTIONS.items()
         ],
     }

@@ -54,6 +54,20 @@ def redact_url(url: str) -> str:
     return _SECRET_PARAM_RE.sub(lambda m: m.group(1) + "=***", url)
 
 
+#: Connection extras every vendor client reads (timeouts and retries).
+COMMON_EXTRAS: dict[str, dict[str, Any]] = {
+    "connect_timeout": {"label": "Connect timeout (s)", "schema": {"type": ["number", "null"]}},
+    "read_timeout": {"label": "Read timeout (s)", "schema": {"type": ["number", "null"]}},
+    "max_retries": {"label": "Tries per call", "schema": {"type": ["integer", "null"]}},
+    "backoff_max": {"label": "Longest backoff (s)", "schema": {"type": ["number", "null"]}},
+}
+
+
+def extra_field(label: str, description: str = "", kind: str = "string") -> dict[str, Any]:
+    """One connection extra for :attr:`BaseClient.connection_extras` (``kind``: JSON schema type)."""
+    return {"label": label, "description": description, "schema": {"type": [kind, "null"]}}
+
+
 @dataclass
 class RetryPolicy:
     """
@@ -147,6 +161,16 @@ class BaseClient:
     max_job_size: ClassVar[int] = 100_000
     #: Whether :meth:`find_job` can find a job by name (makes job creation safe to retry).
     can_find_jobs: ClassVar[bool] = False
+    #: Connection form: the extras this client reads (name -> {label, description, schema}) and
+    #: the labels of the password and login fields (``login_label`` ``None``: no login). Plain
+    #: data, so provider info can describe the form without importing Airflow.
+    connection_extras: ClassVar[dict[str, dict[str, Any]]] = {}
+    password_label: ClassVar[str] = "API key"
+    login_label: ClassVar[str | None] = None
+    #: Whether ``JobInfo.counts`` follow the neutral rules exactly. ``False`` where the vendor's
+    #: job counters cannot (e.g. they count a deliverable but disposable address as deliverable,
+    #: which the neutral model calls risky): callers then count the results themselves.
+    exact_job_counts: ClassVar[bool] = True
     #: 5xx statuses that say the vendor did not act on the request (e.g. 503 Service Unavailable):
     #: their :class:`TransientError` is marked not sent, so even job creation may be retried.
     unprocessed_statuses: ClassVar[frozenset[int]] = frozenset()

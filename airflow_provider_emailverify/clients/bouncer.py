@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.clients.base import (
+    extra_field,
     ApiCall,
     SpooledBody,
     VerificationClient,
@@ -207,6 +208,16 @@ class BouncerClient(VerificationClient):
     default_base_url: ClassVar[str] = "https://api.usebouncer.com"
     max_job_size: ClassVar[int] = MAX_BATCH
     can_find_jobs: ClassVar[bool] = False
+    connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
+        "download_format": extra_field(
+            "Results download format",
+            "json (default, documented) or csv ([ASSUMED] columns: located by header name)",
+        ),
+        "verify_timeout": extra_field("Real-time verify timeout (s)", "1-30, default 10", "integer"),
+        "sync_timeout": extra_field("Batch sync read timeout (s)", "default 600", "number"),
+        "callback_url": extra_field("Batch callback URL", "Bouncer POSTs here when a batch completes"),
+        "cancel_wait": extra_field("Cancel: wait for a queued batch (s)", "default 60", "number"),
+    }
     unprocessed_statuses: ClassVar[frozenset[int]] = frozenset({503})
     #: Seconds between status checks while waiting for a queued batch to start (cancel).
     poll_interval: ClassVar[float] = 1.0

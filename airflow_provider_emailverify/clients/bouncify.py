@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.clients.base import (
+    extra_field,
     ApiCall,
     SpooledBody,
     VerificationClient,
@@ -246,6 +247,21 @@ class BouncifyClient(VerificationClient):
     default_base_url: ClassVar[str] = "https://api.bouncify.io"
     max_job_size: ClassVar[int] = DEFAULT_MAX_ROWS
     can_find_jobs: ClassVar[bool] = False
+    connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
+        "job_id_in_path": {
+            "label": "Job id in the URL path",
+            "description": "true (default): /v1/bulk/{job_id} as the vendor's samples; false: ?job_id= query",
+            "schema": {"type": ["boolean", "null"]},
+        },
+        "max_rows_per_job": extra_field("Rows per job", "default 200,000, at most 500,000", "integer"),
+        "max_upload_bytes": extra_field(
+            "Largest upload (bytes)", "default 10,000,000 ([ASSUMED] oversize answer: 400 Invalid file data)", "integer"
+        ),
+        "verify_timeout_ms": extra_field("Single verify timeout (ms)", "30,000-180,000; vendor default 180,000", "integer"),
+        "prepare_timeout": extra_field("Wait for list preparation (s)", "default 900", "number"),
+    }
+    #: The job counters count a deliverable but disposable address as deliverable (neutral: risky).
+    exact_job_counts: ClassVar[bool] = False
     unprocessed_statuses: ClassVar[frozenset[int]] = frozenset({503})
     #: Seconds between status checks while a list is being prepared (and before a cancel).
     poll_interval: ClassVar[float] = 2.0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
 from airflow_provider_emailverify.clients.base import (
+    extra_field,
     ApiCall,
     SpooledBody,
     VerificationClient,
@@ -219,6 +220,11 @@ def _is_absolute(path: str) -> bool:
     return path.startswith(("http://", "https://"))
 
 
+def _assumed(label: str, default: str) -> dict[str, Any]:
+    """A connection extra for a batch API point the spec could not confirm."""
+    return extra_field(label, f"[ASSUMED, unconfirmed against the live service] default {default}")
+
+
 class EmailVerifierAppClient(VerificationClient):
     """
     Email Verifier App API.
@@ -235,6 +241,19 @@ class EmailVerifierAppClient(VerificationClient):
     default_base_url: ClassVar[str] = "https://api.evasrv.com"
     max_job_size: ClassVar[int] = 100_000
     can_find_jobs: ClassVar[bool] = False
+    connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
+        "batch_path": _assumed("batch_process path", "/batch_process/"),
+        "progress_path": _assumed("Job Progress path", "/job_progress/"),
+        "results_path": _assumed("Get Results path", "/get_results/"),
+        "batch_file_field": _assumed("batch_process file field", "file"),
+        "job_id_field": _assumed("Job id field", "job_id"),
+        "result_links_need_token": {
+            "label": "Send the token to result links",
+            "description": "[ASSUMED] default false: result files are fetched with a plain GET",
+            "schema": {"type": ["boolean", "null"]},
+        },
+    }
+    password_label: ClassVar[str] = "API token (user_API_token)"
     unprocessed_statuses: ClassVar[frozenset[int]] = frozenset({503})
 
     def __init__(self, **kwargs: Any) -> None:

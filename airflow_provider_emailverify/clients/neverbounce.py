@@ -18,9 +18,9 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import ApiCall, SpooledBody, VerificationClient, with_params
+from airflow_provider_emailverify.clients.base import ApiCall, SpooledBody, VerificationClient, extra_field, with_params
 from airflow_provider_emailverify.clients.neverbounce_formats import (
     _NO_CREDITS,
     _NOT_FOUND,
@@ -112,6 +112,29 @@ class NeverBounceClient(VerificationClient):
     default_base_url = "https://api.neverbounce.com"
     max_job_size = 100_000
     can_find_jobs = True
+    connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
+        "api_version": extra_field("API version path", "v4.2 (default), v4.1 or v4"),
+        "key_location": extra_field("Send the key in", "body (default: JSON body) or query (URL, redacted from logs)"),
+        "results_source": extra_field(
+            "Results from", "download (default: streamed CSV) or results (paginated JSON, with suggestions)"
+        ),
+        "download_line_feed_type": extra_field("Download line feed", "LINEFEED_0A (default), LINEFEED_0D0A, ..."),
+        "include_duplicates": {
+            "label": "One result per submitted row (duplicates too)",
+            "schema": {"type": ["boolean", "null"]},
+        },
+        "allow_manual_review": {"label": "Allow manual review", "schema": {"type": ["boolean", "null"]}},
+        "leverage_historical_data": {
+            "label": "Use historical data (v4.1+)",
+            "schema": {"type": ["boolean", "null"]},
+        },
+        "max_payload_bytes": {"label": "Largest job upload (bytes)", "schema": {"type": ["integer", "null"]}},
+        "results_page_size": {"label": "JSON results page size", "schema": {"type": ["integer", "null"]}},
+        "header_row_counted": {
+            "label": "Vendor counts the header row as a record [assumed]",
+            "schema": {"type": ["boolean", "null"]},
+        },
+    }
 
     # -- settings ---------------------------------------------------------------------------------
     def _extra(self, name: str, default: Any) -> Any:

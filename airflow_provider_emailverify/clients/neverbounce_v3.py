@@ -19,10 +19,11 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote_plus, urlencode
 
 from airflow_provider_emailverify.clients.base import (
+    extra_field,
     ApiCall,
     SpooledBody,
     VerificationClient,
@@ -272,6 +273,13 @@ class NeverBounceV3Client(VerificationClient):
     max_job_size = 100_000
     #: ``list_user_jobs`` shows each job's ``orig_name``, which is the ``filename`` given to ``/bulk``.
     can_find_jobs = True
+    connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
+        "scope": extra_field("OAuth scope", "basic user (default)"),
+        "token_margin": {"label": "Renew tokens this early (s)", "schema": {"type": ["number", "null"]}},
+        "max_payload_bytes": {"label": "Largest job upload (bytes)", "schema": {"type": ["integer", "null"]}},
+    }
+    password_label: ClassVar[str] = "API secret"
+    login_label: ClassVar[str | None] = "API username"
 
     def __init__(self, *, username: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)

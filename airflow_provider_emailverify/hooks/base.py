@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_emailverify.clients.base import RetryPolicy
+from airflow_provider_emailverify.clients.base import COMMON_EXTRAS, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -19,13 +19,6 @@ if TYPE_CHECKING:
     from airflow_provider_emailverify.jobs import JobInfo
     from airflow_provider_emailverify.results import VerificationResult
 
-#: Connection extras every vendor understands (timeouts and retries).
-COMMON_EXTRAS: dict[str, dict[str, Any]] = {
-    "connect_timeout": {"label": "Connect timeout (s)", "schema": {"type": ["number", "null"]}},
-    "read_timeout": {"label": "Read timeout (s)", "schema": {"type": ["number", "null"]}},
-    "max_retries": {"label": "Tries per call", "schema": {"type": ["integer", "null"]}},
-    "backoff_max": {"label": "Longest backoff (s)", "schema": {"type": ["number", "null"]}},
-}
 
 
 def base_url_from(host: str | None, port: int | None = None, schema: str | None = None) -> str | None:
@@ -63,8 +56,6 @@ class EmailVerificationHook(BaseHook):
     hook_name: ClassVar[str] = ""
     #: Vendor key used in results, XCom and statistics.
     vendor: ClassVar[str] = ""
-    #: Vendor-specific extras shown in the connection form: name -> {label, schema, ...}.
-    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {}
     #: Dashboard page of a job, formatted with ``job_id`` (``None``: the vendor has none).
     dashboard_url_template: ClassVar[str | None] = None
 
@@ -77,11 +68,9 @@ class EmailVerificationHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Connection form for Airflow < 3.2 (later versions read ``conn-fields`` from provider info)."""
-        return {
-            "hidden-fields": ["schema", "port"] + ([] if cls.uses_login() else ["login"]),
-            "relabeling": {"password": cls.password_label(), "host": "Base URL (optional)"},
-            "placeholders": {"host": cls.client_class().default_base_url},
-        }
+        from airflow_provider_emailverify.get_provider_info import ui_field_behaviour
+
+        return ui_field_behaviour(cls.client_class())
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -90,16 +79,8 @@ class EmailVerificationHook(BaseHook):
 
         return {
             name: StringField(spec.get("label", name), widget=BS3TextFieldWidget())
-            for name, spec in {**COMMON_EXTRAS, **cls.extra_fields}.items()
+            for name, spec in {**COMMON_EXTRAS, **cls.client_class().connection_extras}.items()
         }
-
-    @classmethod
-    def uses_login(cls) -> bool:
-        return False
-
-    @classmethod
-    def password_label(cls) -> str:
-        return "API key"
 
     @classmethod
     def client_class(cls) -> type[VerificationClient]:
@@ -153,6 +134,11 @@ class EmailVerificationHook(BaseHook):
     @property
     def can_find_jobs(self) -> bool:
         return self.client_class().can_find_jobs
+
+    @property
+    def exact_job_counts(self) -> bool:
+        """Whether ``JobInfo.counts`` match the neutral statuses of the results exactly."""
+        return getattr(self.client_class(), "exact_job_counts", True)
 
     def dashboard_url(self, job_id: str) -> str | None:
         if not self.dashboard_url_template:

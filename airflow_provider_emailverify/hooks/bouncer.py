@@ -15,9 +15,6 @@ if TYPE_CHECKING:
     from airflow_provider_emailverify.results import VerificationResult
 
 
-def _field(label: str, description: str, kind: str = "string") -> dict[str, Any]:
-    return {"label": label, "description": description, "schema": {"type": [kind, "null"]}}
-
 
 class BouncerHook(EmailVerificationHook):
     """
@@ -41,16 +38,6 @@ class BouncerHook(EmailVerificationHook):
     vendor = "bouncer"
     #: Bouncer documents no per-batch page in its web app.
     dashboard_url_template: ClassVar[str | None] = None
-    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {
-        "download_format": _field(
-            "Results download format",
-            "json (default, documented) or csv ([ASSUMED] columns: located by header name)",
-        ),
-        "verify_timeout": _field("Real-time verify timeout (s)", "1-30, default 10", "integer"),
-        "sync_timeout": _field("Batch sync read timeout (s)", "default 600", "number"),
-        "callback_url": _field("Batch callback URL", "Bouncer POSTs here when a batch completes"),
-        "cancel_wait": _field("Cancel: wait for a queued batch (s)", "default 60", "number"),
-    }
 
     @classmethod
     def client_class(cls) -> type[VerificationClient]:

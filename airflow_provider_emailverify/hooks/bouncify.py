@@ -15,9 +15,6 @@ if TYPE_CHECKING:
     from airflow_provider_emailverify.results import VerificationResult
 
 
-def _field(label: str, description: str, kind: str = "string") -> dict[str, Any]:
-    return {"label": label, "description": description, "schema": {"type": [kind, "null"]}}
-
 
 class BouncifyHook(EmailVerificationHook):
     """
@@ -38,19 +35,6 @@ class BouncifyHook(EmailVerificationHook):
     vendor = "bouncify"
     #: Bouncify documents no per-list page in its web app.
     dashboard_url_template: ClassVar[str | None] = None
-    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {
-        "job_id_in_path": {
-            "label": "Job id in the URL path",
-            "description": "true (default): /v1/bulk/{job_id} as the vendor's samples; false: ?job_id= query",
-            "schema": {"type": ["boolean", "null"]},
-        },
-        "max_rows_per_job": _field("Rows per job", "default 200,000, at most 500,000", "integer"),
-        "max_upload_bytes": _field(
-            "Largest upload (bytes)", "default 10,000,000 ([ASSUMED] oversize answer: 400 Invalid file data)", "integer"
-        ),
-        "verify_timeout_ms": _field("Single verify timeout (ms)", "30,000-180,000; vendor default 180,000", "integer"),
-        "prepare_timeout": _field("Wait for list preparation (s)", "default 900", "number"),
-    }
 
     @classmethod
     def client_class(cls) -> type[VerificationClient]:

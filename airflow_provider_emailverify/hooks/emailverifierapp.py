@@ -13,13 +13,6 @@ if TYPE_CHECKING:
     from airflow_provider_emailverify.results import VerificationResult
 
 
-def _assumed(label: str, default: str) -> dict[str, Any]:
-    return {
-        "label": label,
-        "description": f"[ASSUMED, unconfirmed against the live service] default {default}",
-        "schema": {"type": ["string", "null"]},
-    }
-
 
 class EmailVerifierAppHook(EmailVerificationHook):
     """
@@ -40,28 +33,12 @@ class EmailVerifierAppHook(EmailVerificationHook):
     hook_name = "Email Verifier App"
     vendor = "emailverifierapp"
     dashboard_url_template: ClassVar[str | None] = None
-    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {
-        "batch_path": _assumed("batch_process path", "/batch_process/"),
-        "progress_path": _assumed("Job Progress path", "/job_progress/"),
-        "results_path": _assumed("Get Results path", "/get_results/"),
-        "batch_file_field": _assumed("batch_process file field", "file"),
-        "job_id_field": _assumed("Job id field", "job_id"),
-        "result_links_need_token": {
-            "label": "Send the token to result links",
-            "description": "[ASSUMED] default false: result files are fetched with a plain GET",
-            "schema": {"type": ["boolean", "null"]},
-        },
-    }
 
     @classmethod
     def client_class(cls) -> type[VerificationClient]:
         from airflow_provider_emailverify.clients.emailverifierapp import EmailVerifierAppClient
 
         return EmailVerifierAppClient
-
-    @classmethod
-    def password_label(cls) -> str:
-        return "API token (user_API_token)"
 
     @property
     def eva(self) -> EmailVerifierAppClient:

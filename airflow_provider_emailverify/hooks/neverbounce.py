@@ -16,9 +16,6 @@ if TYPE_CHECKING:
     from airflow_provider_emailverify.results import VerificationResult
 
 
-def _text(label: str, description: str = "") -> dict[str, Any]:
-    return {"label": label, "description": description, "schema": {"type": ["string", "null"]}}
-
 
 class NeverBounceHook(EmailVerificationHook):
     """
@@ -40,29 +37,6 @@ class NeverBounceHook(EmailVerificationHook):
     vendor = "neverbounce"
     #: [ASSUMED] the dashboard's list page; not documented in the API reference.
     dashboard_url_template: ClassVar[str | None] = "https://app.neverbounce.com/lists/{job_id}"
-    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {
-        "api_version": _text("API version path", "v4.2 (default), v4.1 or v4"),
-        "key_location": _text("Send the key in", "body (default: JSON body) or query (URL, redacted from logs)"),
-        "results_source": _text(
-            "Results from", "download (default: streamed CSV) or results (paginated JSON, with suggestions)"
-        ),
-        "download_line_feed_type": _text("Download line feed", "LINEFEED_0A (default), LINEFEED_0D0A, ..."),
-        "include_duplicates": {
-            "label": "One result per submitted row (duplicates too)",
-            "schema": {"type": ["boolean", "null"]},
-        },
-        "allow_manual_review": {"label": "Allow manual review", "schema": {"type": ["boolean", "null"]}},
-        "leverage_historical_data": {
-            "label": "Use historical data (v4.1+)",
-            "schema": {"type": ["boolean", "null"]},
-        },
-        "max_payload_bytes": {"label": "Largest job upload (bytes)", "schema": {"type": ["integer", "null"]}},
-        "results_page_size": {"label": "JSON results page size", "schema": {"type": ["integer", "null"]}},
-        "header_row_counted": {
-            "label": "Vendor counts the header row as a record [assumed]",
-            "schema": {"type": ["boolean", "null"]},
-        },
-    }
 
     @classmethod
     def client_class(cls) -> type[VerificationClient]:
@@ -134,25 +108,6 @@ class NeverBounceV3Hook(EmailVerificationHook):
     hook_name = "NeverBounce v3 (deprecated)"
     vendor = "neverbounce_v3"
     dashboard_url_template: ClassVar[str | None] = NeverBounceHook.dashboard_url_template
-    extra_fields: ClassVar[dict[str, dict[str, Any]]] = {
-        "scope": _text("OAuth scope", "basic user (default)"),
-        "token_margin": {"label": "Renew tokens this early (s)", "schema": {"type": ["number", "null"]}},
-        "max_payload_bytes": {"label": "Largest job upload (bytes)", "schema": {"type": ["integer", "null"]}},
-    }
-
-    @classmethod
-    def uses_login(cls) -> bool:
-        return True
-
-    @classmethod
-    def password_label(cls) -> str:
-        return "API secret"
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        behaviour = super().get_ui_field_behaviour()
-        behaviour["relabeling"]["login"] = "API username"
-        return behaviour
 
     @classmethod
     def client_class(cls) -> type[VerificationClient]:

@@ -13,6 +13,14 @@ from tests.clients.vendor_cases import BOUNCER, BOUNCER_COUNTS, neutral, records
 from tests.hooks.vendor_hooks import use_connection
 
 
+def conn_fields(conn_type: str) -> dict:
+    """The connection form's extras as Airflow's UI reads them (provider info ``conn-fields``)."""
+    from airflow_provider_emailverify.get_provider_info import get_provider_info
+
+    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type]
+    return entry["conn-fields"]
+
+
 @pytest.fixture
 def hook(emulator, monkeypatch):
     emulator.set_faults(rows_per_second=1_000_000)
@@ -30,7 +38,7 @@ def test_hook_attributes():
     assert get_hook_class("bouncer") is BouncerHook
     assert BouncerHook().max_job_size == 100_000 and not BouncerHook().can_find_jobs
     assert BouncerHook().dashboard_url("x") is None
-    assert {"download_format", "verify_timeout", "callback_url"} <= set(BouncerHook.extra_fields)
+    assert {"download_format", "verify_timeout", "callback_url"} <= set(conn_fields("bouncer"))
     behaviour = BouncerHook.get_ui_field_behaviour()
     assert behaviour["placeholders"]["host"] == "https://api.usebouncer.com"
     assert "login" in behaviour["hidden-fields"]

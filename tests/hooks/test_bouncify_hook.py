@@ -13,6 +13,14 @@ from tests.clients.vendor_cases import BOUNCIFY_BATCH, BOUNCIFY_SINGLE, neutral,
 from tests.hooks.vendor_hooks import use_connection
 
 
+def conn_fields(conn_type: str) -> dict:
+    """The connection form's extras as Airflow's UI reads them (provider info ``conn-fields``)."""
+    from airflow_provider_emailverify.get_provider_info import get_provider_info
+
+    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type]
+    return entry["conn-fields"]
+
+
 @pytest.fixture
 def hook(emulator, monkeypatch):
     emulator.set_faults(rows_per_second=1_000_000)
@@ -29,7 +37,7 @@ def test_hook_attributes(emulator, monkeypatch):
     )
     assert get_hook_class("bouncify") is BouncifyHook
     assert BouncifyHook().dashboard_url("x") is None and not BouncifyHook().can_find_jobs
-    assert {"job_id_in_path", "max_rows_per_job", "max_upload_bytes"} <= set(BouncifyHook.extra_fields)
+    assert {"job_id_in_path", "max_rows_per_job", "max_upload_bytes"} <= set(conn_fields("bouncify"))
     use_connection(monkeypatch, emulator, "bouncify")
     assert BouncifyHook().max_job_size == 200_000
     use_connection(monkeypatch, emulator, "bouncify", max_rows_per_job=500_000)

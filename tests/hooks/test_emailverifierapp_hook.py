@@ -12,6 +12,14 @@ from tests.clients.vendor_cases import EVA_BATCH, EVA_SINGLE, neutral, records, 
 from tests.hooks.vendor_hooks import use_connection
 
 
+def conn_fields(conn_type: str) -> dict:
+    """The connection form's extras as Airflow's UI reads them (provider info ``conn-fields``)."""
+    from airflow_provider_emailverify.get_provider_info import get_provider_info
+
+    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type]
+    return entry["conn-fields"]
+
+
 @pytest.fixture
 def hook(emulator, monkeypatch):
     emulator.set_faults(rows_per_second=1_000_000)
@@ -27,9 +35,10 @@ def test_hook_attributes():
     ) == ("emailverifierapp", "emailverifierapp_default", "Email Verifier App", "emailverifierapp")
     assert get_hook_class("emailverifierapp") is EmailVerifierAppHook
     assert EmailVerifierAppHook().dashboard_url("x") is None and not EmailVerifierAppHook().can_find_jobs
-    fields = EmailVerifierAppHook.extra_fields
+    fields = conn_fields("emailverifierapp")
     assert {"batch_path", "progress_path", "results_path", "batch_file_field", "job_id_field"} <= set(fields)
-    assert all("[ASSUMED" in spec["description"] for spec in fields.values())
+    own = EmailVerifierAppHook.client_class().connection_extras
+    assert all("[ASSUMED" in spec["description"] for spec in own.values())
     assert EmailVerifierAppHook.get_ui_field_behaviour()["relabeling"]["password"] == "API token (user_API_token)"
 
 

@@ -49,8 +49,9 @@ def test_hook_attributes():
         "neverbounce_v3_default",
     )
     assert (NeverBounceHook.vendor, NeverBounceV3Hook.vendor) == ("neverbounce", "neverbounce_v3")
-    assert NeverBounceHook.uses_login() is False and NeverBounceV3Hook.uses_login() is True
-    assert NeverBounceV3Hook.password_label() == "API secret"
+    assert NeverBounceHook.client_class().login_label is None
+    assert NeverBounceV3Hook.client_class().login_label == "API username"
+    assert NeverBounceV3Hook.get_ui_field_behaviour()["relabeling"]["login"] == "API username"
     behaviour = NeverBounceV3Hook.get_ui_field_behaviour()
     assert "login" not in behaviour["hidden-fields"] and behaviour["relabeling"]["password"] == "API secret"
     assert "login" in NeverBounceHook.get_ui_field_behaviour()["hidden-fields"]

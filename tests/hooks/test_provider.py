@@ -28,7 +28,7 @@ LOGINS = {"neverbounce_v3": "emuluser"}
 
 def _importable_types() -> list[str]:
     types = []
-    for conn_type, (hook_path, _) in provider_module._CONNECTIONS.items():
+    for conn_type, (hook_path, *_) in provider_module._CONNECTIONS.items():
         module, _, name = hook_path.rpartition(".")
         try:
             getattr(importlib.import_module(module), name)
