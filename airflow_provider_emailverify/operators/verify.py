@@ -443,10 +443,11 @@ class EmailVerificationOperator(BaseOperator):
         return counts
 
     def _final_counts(self, hook: EmailVerificationHook, infos: list[JobInfo]) -> dict[str, int]:
-        """Per neutral status: the vendor's job report where it has one, else counted from the results."""
+        """Per neutral status: the vendor's job report where it has exact ones, else counted from the results."""
         counts = dict.fromkeys(STATUSES, 0)
+        exact = hook.exact_job_counts
         for info in infos:
-            reported = {k: v for k, v in (info.counts or {}).items() if k in counts}
+            reported = {k: v for k, v in (info.counts or {}).items() if k in counts} if exact else {}
             if reported:
                 for status, value in reported.items():
                     counts[status] += int(value or 0)
