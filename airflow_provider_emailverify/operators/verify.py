@@ -270,7 +270,7 @@ class EmailVerificationOperator(BaseOperator):
                     name = base if index == 0 else f"{base}-part{index + 1}"
                     job_id = self._reattach(hook, name, known.get(name), search=not first_try)
                     if job_id is None:
-                        job_id = str(hook.submit_job(part, name=name))
+                        job_id = self._submit(hook, part, name)
                         self.log.info("Submitted %s job %s (%s)", hook.vendor, job_id, name)
                         if left := sum(1 for _ in part):
                             raise AirflowException(f"{hook.vendor} client left {left} record(s) of job {job_id} unsent")
@@ -291,6 +291,16 @@ class EmailVerificationOperator(BaseOperator):
             raise
         self.log.info("%s", records.summary())
         return job_ids
+
+    def _submit(self, hook: EmailVerificationHook, records: Iterable[dict[str, Any]], name: str) -> str:
+        from airflow_provider_emailverify.exceptions import JobCreationUncertainError
+
+        try:
+            return str(hook.submit_job(records, name=name))
+        except JobCreationUncertainError as err:
+            # The vendor may have the job and cannot find it by name: a task retry would submit
+            # (and pay for) the list again, so this failure is final.
+            raise AirflowFailException(f"{err}. The task is not retried, so the list is not paid for twice.") from err
 
     def _reattach(
         self, hook: EmailVerificationHook, name: str, remembered: str | None, *, search: bool = True

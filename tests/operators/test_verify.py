@@ -219,6 +219,20 @@ def test_on_kill_cancels_the_jobs_it_submitted(emulator_connections):
     assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] >= 1
 
 
+def test_an_uncertain_creation_fails_without_a_retry_that_could_pay_twice(emulator_connections, request, capfd):
+    """Bouncer cannot search: when the answer to a batch creation is lost, a retry could pay again."""
+    emulator_connections.set_faults(disconnect_rate=1.0, seed=3, **FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer", retries=2, retry_delay=timedelta(0))
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    assert task_try_number(dagrun, "verify") == 1
+    assert emulator_connections.stats()["jobs_created"] == {"bouncer": 1}
+    text = failure_text(capfd)
+    assert "may have been created" in text and "not retried" in text
+
+
 def test_quality_gate_fails_the_task_with_the_figures(emulator_connections, request, capfd):
     emulator_connections.set_faults(**FAST)
     with make_dag(request.node.name) as dag:
