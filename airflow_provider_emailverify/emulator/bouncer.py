@@ -67,11 +67,13 @@ from airflow_provider_emailverify.emulator.bouncer_records import (
 from airflow_provider_emailverify.emulator.core import (
     JobClock,
     JobStore,
-    JsonArrayStream,
     VendorEmulator,
     VerdictTally,
-    as_bool,
     classify,
+)
+from airflow_provider_emailverify.emulator.streams import (
+    JsonArrayStream,
+    as_bool,
     csv_chunks,
     drain,
     iso_millis,

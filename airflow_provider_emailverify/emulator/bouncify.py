@@ -55,16 +55,18 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_emailverify.emulator.core import (
     JobClock,
     JobStore,
-    JsonArrayStream,
-    UploadLimitError,
     VendorEmulator,
     VerdictTally,
-    as_bool,
     classify,
+    is_spamtrap,
+)
+from airflow_provider_emailverify.emulator.streams import (
+    JsonArrayStream,
+    UploadLimitError,
+    as_bool,
     csv_chunks,
     drain,
     ingest_csv,
-    is_spamtrap,
     iso_millis,
 )
 

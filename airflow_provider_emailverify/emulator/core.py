@@ -1,11 +1,12 @@
 # Licensed under the Apache License, Version 2.0.
 """
 Shared machinery of the emulator: deterministic verdicts, accounts and credits, statistics,
-fault configuration, job progress clocks and on-disk row spools.
+fault configuration, job progress clocks, on-disk row spools, verdict tallies and job tables.
 
 Nothing here knows a vendor's wire format; each vendor module (``neverbounce``, ``bouncer``,
 ``bouncify``, ``emailverifierapp``) subclasses :class:`VendorEmulator` and renders these facts in
-its own dialect. This package imports nothing from the rest of the provider.
+its own dialect, reading request bodies and writing downloads with :mod:`.streams`. This package
+imports nothing from the rest of the provider.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-    from typing import BinaryIO
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -48,6 +48,7 @@ TYPO_SUGGESTIONS = {
     "hotmial.com": "hotmail.com",
 }
 _SYNTAX = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_TRAP_PREFIXES = ("spamtrap", "trap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,16 @@ def classify(email: str) -> Verdict:
     if domain == "unknown.test" or llocal.startswith("unknown"):
         return Verdict(address, "unknown", "unknown", **flags)
     return Verdict(address, "deliverable", "valid", **flags)
+
+
+def is_spamtrap(verdict: Verdict) -> bool:
+    """
+    The spam-trap flag (Bouncify ``spamtrap``, Email Verifier App ``bad_address``).
+
+    Not part of the verdict rules; a local part starting ``trap`` or ``spamtrap`` raises the flag
+    only, so every vendor still agrees on the address's status.
+    """
+    return verdict.local.lower().startswith(_TRAP_PREFIXES)
 
 
 @dataclass
@@ -353,126 +364,6 @@ class RowSpool:
             pass
 
 
-class VendorEmulator:
-    """
-    Base of a vendor module: its routes, its request counting, and the shape of its injected faults.
-
-    Subclasses set :attr:`vendor` and :attr:`prefix` and implement :meth:`routes`, registering
-    each handler with :meth:`endpoint` so requests are counted under the endpoint's path template.
-
-    :param state: the shared emulator state.
-    """
-
-    vendor: str = ""
-    prefix: str = ""
-
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
-        state.on_reset(self.reset)
-
-    def reset(self) -> None:
-        """Forget this vendor's jobs (called by :meth:`EmulatorState.reset`)."""
-
-    def routes(self) -> list[BaseRoute]:
-        raise NotImplementedError
-
-    def option(self, name: str, default: Any) -> Any:
-        """This vendor's switch ``name`` for an [ASSUMED] behaviour (see :meth:`EmulatorState.option`)."""
-        return self.state.option(self.vendor, name, default)
-
-    def stats_vendor(self, path: str) -> str:
-        """Stats key for a request path below the prefix (NeverBounce splits off ``neverbounce_v3``)."""
-        return self.vendor
-
-    def endpoint(self, path: str, handler: Callable[..., Any], methods: list[str]) -> BaseRoute:
-        """A route whose requests are counted as ``requests[vendor][path]``."""
-        from starlette.routing import Route
-
-        vendor = self.stats_vendor(path)
-
-        async def counted(request: Request) -> Response:
-            self.state.count_request(vendor, path)
-            return await handler(request)
-
-        return Route(path, counted, methods=methods)
-
-    # -- injected faults, in the vendor's own shapes (override where the vendor differs) ----------
-    def throttle_response(self, path: str) -> Response:
-        from starlette.responses import JSONResponse
-
-        return JSONResponse(
-            {"status": 429, "error": "Too Many Requests", "message": "too many requests"},
-            status_code=429,
-            headers={"Retry-After": "1"},
-        )
-
-    def error_response(self, path: str) -> Response:
-        from starlette.responses import PlainTextResponse
-
-        return PlainTextResponse("503 Service Temporarily Unavailable", status_code=503)
-
-
-# -- helpers shared by the vendor modules ------------------------------------------------------------
-
-_TRAP_PREFIXES = ("spamtrap", "trap")
-_JSON_BLANK = re.compile(r"[ \t\n\r]*")
-_NUMBER_CHARS = frozenset("0123456789+-.eE")
-_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-_FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
-
-
-def is_spamtrap(verdict: Verdict) -> bool:
-    """
-    The spam-trap flag (Bouncify ``spamtrap``, Email Verifier App ``bad_address``).
-
-    Not part of the verdict rules; a local part starting ``trap`` or ``spamtrap`` raises the flag
-    only, so every vendor still agrees on the address's status.
-    """
-    return verdict.local.lower().startswith(_TRAP_PREFIXES)
-
-
-def iso_millis(timestamp: float) -> str:
-    """A wall-clock time as ISO-8601 UTC with milliseconds: ``2023-03-26T18:08:15.033Z``."""
-    from datetime import datetime, timezone
-
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def as_bool(value: Any, default: bool = False) -> bool:
-    """
-    A boolean parameter as vendors send it: JSON ``true``, ``"true"``, ``"True"``, ``1``, ``"yes"``.
-
-    :raises ValueError: on anything else.
-    """
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return bool(value)
-    word = str(value).strip().lower()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
-
-
-class UploadLimitError(Exception):
-    """
-    An upload is over a vendor's limit.
-
-    :param what: ``rows`` or ``bytes``.
-    :param limit: the limit that was passed.
-    """
-
-    def __init__(self, what: str, limit: int) -> None:
-        super().__init__(f"upload has more than {limit} {what}")
-        self.what = what
-        self.limit = limit
-
-
 class VerdictTally:
     """
     One byte per job row recording its outcome category and flags, with prefix counts.
@@ -574,290 +465,60 @@ class JobStore:
                 job.spool.discard()
 
 
-class JsonArrayStream:
+class VendorEmulator:
     """
-    The items of a JSON array, parsed incrementally from a request body's chunks.
+    Base of a vendor module: its routes, its request counting, and the shape of its injected faults.
 
-    The body is the array itself or, with ``key``, an object one of whose members is the array
-    (the object's other members end up in :attr:`members` once iteration is over). Memory holds
-    one chunk and one item at a time, whatever the body's size.
+    Subclasses set :attr:`vendor` and :attr:`prefix` and implement :meth:`routes`, registering
+    each handler with :meth:`endpoint` so requests are counted under the endpoint's path template.
 
-    :param chunks: the body, e.g. ``request.stream()``.
-    :param key: member of a top-level object holding the array.
-    :param max_bytes: raise :class:`UploadLimitError` once the body is larger.
-    :raises ValueError: on malformed JSON (during iteration).
+    :param state: the shared emulator state.
     """
 
-    def __init__(self, chunks: AsyncIterator[bytes], *, key: str | None = None, max_bytes: int | None = None) -> None:
-        import codecs
+    vendor: str = ""
+    prefix: str = ""
 
-        self._chunks = chunks
-        self._text = codecs.getincrementaldecoder("utf-8-sig")("strict")
-        self._decoder = json.JSONDecoder()
-        self._buf = ""
-        self._pos = 0
-        self._eof = False
-        self.key = key
-        self.max_bytes = max_bytes
-        self.bytes_read = 0
-        self.members: dict[str, Any] = {}
-        #: whether the array was present (always true without ``key`` once iteration starts)
-        self.found = key is None
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        state.on_reset(self.reset)
 
-    async def _fill(self) -> bool:
-        if self._eof:
-            return False
-        try:
-            chunk = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            self._eof = True
-            self._buf += self._text.decode(b"", final=True)
-            return False
-        self.bytes_read += len(chunk)
-        if self.max_bytes is not None and self.bytes_read > self.max_bytes:
-            raise UploadLimitError("bytes", self.max_bytes)
-        if self._pos > 65536:
-            self._buf, self._pos = self._buf[self._pos :], 0
-        self._buf += self._text.decode(chunk)
-        return True
+    def reset(self) -> None:
+        """Forget this vendor's jobs (called by :meth:`EmulatorState.reset`)."""
 
-    async def _peek(self) -> str:
-        while True:
-            self._pos = _JSON_BLANK.match(self._buf, self._pos).end()  # type: ignore[union-attr]
-            if self._pos < len(self._buf):
-                return self._buf[self._pos]
-            if not await self._fill():
-                return ""
+    def routes(self) -> list[BaseRoute]:
+        raise NotImplementedError
 
-    async def _expect(self, chars: str) -> str:
-        char = await self._peek()
-        if not char or char not in chars:
-            raise ValueError(f"malformed JSON body: expected one of {chars!r}")
-        self._pos += 1
-        return char
+    def option(self, name: str, default: Any) -> Any:
+        """This vendor's switch ``name`` for an [ASSUMED] behaviour (see :meth:`EmulatorState.option`)."""
+        return self.state.option(self.vendor, name, default)
 
-    async def _value(self) -> Any:
-        await self._peek()
-        while True:
-            try:
-                value, end = self._decoder.raw_decode(self._buf, self._pos)
-            except json.JSONDecodeError:
-                if not await self._fill():
-                    raise ValueError("malformed JSON body") from None
-                continue
-            # A number may go on in the next chunk: ``1`` of ``1.5``, ``1.5`` of ``1.5e3``.
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if number and (end >= len(self._buf) or self._buf[end] in _NUMBER_CHARS) and await self._fill():
-                continue
-            self._pos = end
-            return value
+    def stats_vendor(self, path: str) -> str:
+        """Stats key for a request path below the prefix (NeverBounce splits off ``neverbounce_v3``)."""
+        return self.vendor
 
-    async def _array(self) -> AsyncIterator[Any]:
-        await self._expect("[")
-        if await self._peek() == "]":
-            self._pos += 1
-            return
-        while True:
-            yield await self._value()
-            if await self._expect(",]") == "]":
-                return
+    def endpoint(self, path: str, handler: Callable[..., Any], methods: list[str]) -> BaseRoute:
+        """A route whose requests are counted as ``requests[vendor][path]``."""
+        from starlette.routing import Route
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        if self.key is None:
-            async for item in self._array():
-                yield item
-        else:
-            await self._expect("{")
-            if await self._peek() == "}":
-                self._pos += 1
-            else:
-                while True:
-                    name = await self._value()
-                    if not isinstance(name, str):
-                        raise ValueError("malformed JSON body: object key is not a string")
-                    await self._expect(":")
-                    if name == self.key and await self._peek() == "[":
-                        self.found = True
-                        async for item in self._array():
-                            yield item
-                    else:
-                        self.members[name] = await self._value()
-                    if await self._expect(",}") == "}":
-                        break
-        if await self._peek():
-            raise ValueError("malformed JSON body: data after the end")
+        vendor = self.stats_vendor(path)
 
-    async def drain(self) -> None:
-        """Read and drop the rest of the body, so an early error answer keeps the connection sane."""
-        await drain(self._chunks)
+        async def counted(request: Request) -> Response:
+            self.state.count_request(vendor, path)
+            return await handler(request)
 
+        return Route(path, counted, methods=methods)
 
-async def drain(chunks: AsyncIterator[bytes]) -> None:
-    """Consume what is left of a request body."""
-    try:
-        async for _ in chunks:
-            pass
-    except (RuntimeError, StopAsyncIteration):  # already consumed
-        pass
+    # -- injected faults, in the vendor's own shapes (override where the vendor differs) ----------
+    def throttle_response(self, path: str) -> Response:
+        from starlette.responses import JSONResponse
 
+        return JSONResponse(
+            {"status": 429, "error": "Too Many Requests", "message": "too many requests"},
+            status_code=429,
+            headers={"Retry-After": "1"},
+        )
 
-async def iter_body_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """Lines of a text body (``\\n`` or ``\\r\\n`` separated), decoded as UTF-8, read chunk by chunk."""
-    import codecs
+    def error_response(self, path: str) -> Response:
+        from starlette.responses import PlainTextResponse
 
-    text = codecs.getincrementaldecoder("utf-8-sig")("replace")
-    pending = ""
-    async for chunk in chunks:
-        pending += text.decode(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            yield line.rstrip("\r")
-    pending += text.decode(b"", final=True)
-    if pending:
-        yield pending.rstrip("\r")
-
-
-@dataclass
-class CsvUpload:
-    """What :func:`ingest_csv` learnt about an uploaded list."""
-
-    #: the file's header row, ``None`` for a header-less file
-    header: list[str] | None
-    #: index of the address column
-    email_index: int
-    #: cells in the first row
-    width: int
-    #: data rows spooled
-    rows: int
-
-
-def _email_column(header: Sequence[str]) -> int:
-    names = [cell.strip().lower() for cell in header]
-    for index, name in enumerate(names):
-        if name in ("email", "e-mail", "email address", "email_address"):
-            return index
-    return next((index for index, name in enumerate(names) if "email" in name), 0)
-
-
-def _csv_records(fh: BinaryIO) -> Iterator[list[str]]:
-    """Non-blank CSV rows of an uploaded file, from its start."""
-    import csv
-    import io
-
-    fh.seek(0)
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
-    try:
-        for cells in csv.reader(text):
-            if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
-                yield cells
-    except csv.Error as err:
-        raise ValueError(f"unreadable CSV: {err}") from None
-    finally:
-        text.detach()
-
-
-def _line_count(fh: BinaryIO) -> int:
-    """Lines in a file (an upper bound of its CSV records), counted without parsing."""
-    fh.seek(0)
-    lines, last = 0, b"\n"
-    while chunk := fh.read(1024 * 1024):
-        lines += chunk.count(b"\n")
-        last = chunk[-1:]
-    return lines + (last != b"\n")
-
-
-def _is_header(cells: Sequence[str]) -> bool:
-    return not any("@" in cell for cell in cells)
-
-
-def ingest_csv(
-    fh: BinaryIO,
-    spool: RowSpool,
-    *,
-    max_rows: int | None = None,
-    max_bytes: int | None = None,
-    on_email: Callable[[str], None] | None = None,
-) -> CsvUpload:
-    """
-    Copy an uploaded CSV or one-address-a-line TXT file into ``spool``, one list of cells a row.
-
-    Reads the (already spooled) upload as a stream; blank lines are skipped. A first row none of
-    whose cells contains ``@`` is a header, and the address column is the one named ``email``
-    (else containing ``email``, else the first); in a header-less file it is the first cell of
-    the first row holding an ``@``. ``on_email`` sees each row's address as it is spooled (to
-    tally verdicts in the same pass). An oversized file is refused after a quick counting pass,
-    before any row is spooled. Run it in a worker thread: it blocks.
-
-    :raises UploadLimitError: past ``max_rows`` data rows or ``max_bytes`` bytes.
-    :raises ValueError: when the file is not readable CSV.
-    """
-    if max_bytes is not None:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() > max_bytes:
-            raise UploadLimitError("bytes", max_bytes)
-    if max_rows is not None and _line_count(fh) > max_rows:
-        count, header_rows = 0, 0
-        for cells in _csv_records(fh):
-            if not count:
-                header_rows = int(_is_header(cells))
-            count += 1
-        if count - header_rows > max_rows:
-            raise UploadLimitError("rows", max_rows)
-    header: list[str] | None = None
-    email_index = width = rows = 0
-    for cells in _csv_records(fh):
-        if not width:
-            width = len(cells)
-            if _is_header(cells):
-                header = cells
-                email_index = _email_column(cells)
-                continue
-            email_index = next((index for index, cell in enumerate(cells) if "@" in cell), 0)
-        rows += 1
-        spool.append(cells)
-        if on_email is not None:
-            on_email(cells[email_index] if email_index < len(cells) else "")
-    return CsvUpload(header, email_index, width, rows)
-
-
-def csv_chunks(
-    rows: Iterable[Sequence[Any]],
-    *,
-    header: Sequence[str] | None = None,
-    quote_all: bool = False,
-    line_end: str = "\r\n",
-    chunk_size: int = 64 * 1024,
-) -> Iterator[bytes]:
-    """CSV (RFC 4180 quoting) for a :class:`~starlette.responses.StreamingResponse`, in chunks."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator=line_end)
-    if header is not None:
-        writer.writerow(header)
-    for row in rows:
-        writer.writerow(row)
-        if buf.tell() >= chunk_size:
-            yield buf.getvalue().encode("utf-8")
-            buf.seek(0)
-            buf.truncate()
-    if buf.tell():
-        yield buf.getvalue().encode("utf-8")
-
-
-def json_array_chunks(items: Iterable[Any], *, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
-    """A JSON array of ``items`` for a :class:`~starlette.responses.StreamingResponse`, in chunks."""
-    parts = ["["]
-    size = 1
-    for index, item in enumerate(items):
-        text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-        if index:
-            parts.append(",")
-        parts.append(text)
-        size += len(text) + 1
-        if size >= chunk_size:
-            yield "".join(parts).encode("utf-8")
-            parts, size = [], 0
-    parts.append("]")
-    yield "".join(parts).encode("utf-8")
+        return PlainTextResponse("503 Service Temporarily Unavailable", status_code=503)

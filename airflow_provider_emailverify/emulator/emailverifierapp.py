@@ -55,13 +55,15 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_emailverify.emulator.core import (
     JobClock,
     JobStore,
-    UploadLimitError,
     VendorEmulator,
-    as_bool,
     classify,
+    is_spamtrap,
+)
+from airflow_provider_emailverify.emulator.streams import (
+    UploadLimitError,
+    as_bool,
     csv_chunks,
     ingest_csv,
-    is_spamtrap,
 )
 
 if TYPE_CHECKING:

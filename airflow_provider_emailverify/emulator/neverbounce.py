@@ -76,12 +76,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import (
-    JsonArrayStream,
-    UploadLimitError,
-    VendorEmulator,
-    classify,
-)
+from airflow_provider_emailverify.emulator.core import VendorEmulator, classify
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     NGINX_PAGE,
@@ -119,6 +114,7 @@ from airflow_provider_emailverify.emulator.neverbounce_jobs import (
     results_page,
 )
 from airflow_provider_emailverify.emulator.neverbounce_v3 import NeverBounceV3Mixin
+from airflow_provider_emailverify.emulator.streams import JsonArrayStream, UploadLimitError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

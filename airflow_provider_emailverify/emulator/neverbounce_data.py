@@ -14,12 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import (
-    UploadLimitError,
-    as_bool,
-    classify,
-    is_spamtrap,
-)
+from airflow_provider_emailverify.emulator.core import classify, is_spamtrap
+from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

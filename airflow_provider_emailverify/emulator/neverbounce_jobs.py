@@ -18,14 +18,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import (
+from airflow_provider_emailverify.emulator.core import VerdictTally, classify
+from airflow_provider_emailverify.emulator.neverbounce_data import nb_result
+from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
-    VerdictTally,
-    _email_column,
-    classify,
+    email_column,
     ingest_csv,
 )
-from airflow_provider_emailverify.emulator.neverbounce_data import nb_result
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -187,7 +186,7 @@ class SuppliedRows:
 
     def _set_header(self, header: list[str]) -> None:
         self.header = header
-        self.email_col = _email_column(header)
+        self.email_col = email_column(header)
         if self.header_is_record:
             self.spool.append(list(header))
             self.header_in_spool = True

@@ -43,12 +43,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import (
-    UploadLimitError,
-    as_bool,
-    classify,
-    ingest_csv,
-)
+from airflow_provider_emailverify.emulator.core import classify
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     RESULT_CODES,
@@ -61,6 +56,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
 )
 from airflow_provider_emailverify.emulator.neverbounce_engine import InsufficientCredits
 from airflow_provider_emailverify.emulator.neverbounce_jobs import iter_download
+from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, ingest_csv
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
