@@ -6,7 +6,8 @@ A vendor client describes each endpoint once, as an :class:`ApiCall` (the HTTP r
 function that turns the decoded answer into a value). :meth:`BaseClient.call` runs it with
 ``requests`` and tenacity; :meth:`BaseClient.acall` runs the same description with
 ``httpx.AsyncClient`` for triggers. Both share the retry policy, the error mapping, the timeouts
-and the redaction of secrets. Nothing here imports Airflow.
+and the redaction of secrets. Request bodies and download formats are in
+:mod:`airflow_provider_emailverify.clients.streams`. Nothing here imports Airflow.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import json
 import logging
 import random
 import re
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -25,10 +24,8 @@ from urllib.parse import urlsplit
 
 from airflow_provider_emailverify.exceptions import (
     EmailVerificationError,
-    InvalidRequestError,
     JobCreationUncertainError,
     JobNotFoundError,
-    PayloadTooLargeError,
     ThrottledError,
     TransientError,
 )
@@ -539,30 +536,6 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def multipart_body(
-    fields: dict[str, str], *, file_field: str, filename: str, content_type: str, chunks: Callable[[], Iterable[bytes]]
-) -> tuple[str, Callable[[], Iterator[bytes]]]:
-    """
-    A streamed ``multipart/form-data`` body: returns the Content-Type header and a factory of
-    byte chunks (re-callable for retries), so a file upload never sits whole in memory.
-    """
-    boundary = "emailverify-" + uuid.uuid4().hex
-
-    def generate() -> Iterator[bytes]:
-        for name, value in fields.items():
-            yield (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-            ).encode()
-        yield (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
-            f"Content-Type: {content_type}\r\n\r\n"
-        ).encode()
-        yield from chunks()
-        yield f"\r\n--{boundary}--\r\n".encode()
-
-    return f"multipart/form-data; boundary={boundary}", generate
-
-
 def host_of(url: str) -> str:
     """The host part of ``url`` (for dashboards and logs)."""
     return urlsplit(url).netloc
@@ -647,7 +620,6 @@ class VerificationClient(BaseClient):
                 log.warning("%s create job %r: %s; retry in %.1fs", self.vendor, name, err, delay)
                 time.sleep(delay)
 
-
     def create_job_once(self, call: ApiCall[str], *, name: str | None) -> str:
         """
         :meth:`create_job_safely`, but a creation that may have reached the vendor without an
@@ -684,70 +656,6 @@ def with_form(call: ApiCall[T], **fields: Any) -> ApiCall[T]:
     return replace(call, data={**(call.data or {}), **fields})
 
 
-# -- request bodies built once from a stream, replayable for retries ----------------------------
-class SpooledBody:
-    """
-    A request body generated once from byte chunks and replayable for every retry.
-
-    The records iterator behind an upload can be read only once, but a retried request must send
-    the same bytes again: the chunks are written to a ``SpooledTemporaryFile`` (memory up to
-    ``max_memory`` bytes, then an unlinked temporary file), so the body is built in constant
-    memory, its size is known before sending (``Content-Length``, and local size limits), and
-    :meth:`replay` gives a fresh iterable of it each time. Use as a context manager.
-
-    :param chunks: the body's bytes, in order (consumed here).
-    :param limit: largest body accepted; beyond it :class:`PayloadTooLargeError` is raised
-        while building, before anything is sent.
-    :param max_memory: bytes kept in memory before spilling to disk.
-    """
-
-    def __init__(self, chunks: Iterable[bytes], *, limit: int | None = None, max_memory: int = 1 << 20) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=max_memory)
-        self.size = 0
-        try:
-            for chunk in chunks:
-                self.size += len(chunk)
-                if limit is not None and self.size > limit:
-                    raise PayloadTooLargeError(
-                        f"request body exceeds {limit} bytes: submit fewer or smaller records per job"
-                    )
-                self._file.write(chunk)
-        except BaseException:
-            self.close()
-            raise
-
-    def replay(self, *, prefix: bytes = b"", block_size: int = 64 * 1024) -> ReplayedBody:
-        """A fresh iterable of ``prefix`` + the body (with ``len()``, so requests sends Content-Length)."""
-        return ReplayedBody(self, prefix, block_size)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> SpooledBody:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ReplayedBody:
-    """One pass over a :class:`SpooledBody`: iterable of byte blocks, ``len()`` = total size."""
-
-    def __init__(self, body: SpooledBody, prefix: bytes, block_size: int) -> None:
-        self._body, self._prefix, self._block_size = body, prefix, block_size
-
-    def __len__(self) -> int:
-        return len(self._prefix) + self._body.size
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self._prefix:
-            yield self._prefix
-        file = self._body._file
-        file.seek(0)
-        while block := file.read(self._block_size):
-            yield block
-
-
 # -- logs of the HTTP libraries ------------------------------------------------------------------
 class RedactingFilter(logging.Filter):
     """Replaces the values of secret query parameters (``key=...``) in a log record's message."""
@@ -773,90 +681,3 @@ def install_log_redaction(loggers: Iterable[str] = HTTP_LIBRARY_LOGGERS) -> None
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
-
-
-# -- input records and downloads shared by the vendor clients ------------------------------------
-def checked_records(
-    records: Iterable[Any], *, vendor: str, max_rows: int | None
-) -> Iterator[tuple[int, Any, str]]:
-    """
-    ``(row number from 1, record, email)`` for each submitted record, failing clearly instead of
-    dropping anything: a record without a usable ``email`` (or a plain string) raises
-    :class:`InvalidRequestError` naming the row, more than ``max_rows`` records raise
-    :class:`PayloadTooLargeError`, and no record at all raises :class:`InvalidRequestError`.
-
-    :param records: dicts with an ``email`` key (plain strings are taken as the address).
-    :param vendor: vendor key for the errors.
-    :param max_rows: the vendor's per-job limit (``None``: no limit).
-    """
-    index = 0
-    for index, record in enumerate(records, start=1):
-        email = record if isinstance(record, str) else record.get("email") if isinstance(record, dict) else None
-        if not isinstance(email, str) or not email.strip():
-            raise InvalidRequestError(
-                f"{vendor}: record {index} has no email address (got {str(record)[:100]!r})", vendor=vendor
-            )
-        if "\n" in email or "\r" in email:
-            raise InvalidRequestError(f"{vendor}: record {index} has a line break in its email address", vendor=vendor)
-        if max_rows is not None and index > max_rows:
-            raise PayloadTooLargeError(
-                f"{vendor}: more than {max_rows} records for one job; split the list", vendor=vendor
-            )
-        yield index, record, email
-    if index == 0:
-        raise InvalidRequestError(f"{vendor}: no records to verify", vendor=vendor)
-
-
-def header_index(header: Iterable[str], *names: str) -> int | None:
-    """Position of the first CSV column named like one of ``names`` (case and spaces ignored)."""
-    wanted = [n.strip().lower() for n in names]
-    cells = [str(h).strip().lstrip("\ufeff").lower() for h in header]
-    for name in wanted:
-        if name in cells:
-            return cells.index(name)
-    return None
-
-
-_JSON_WS = re.compile(r"[ \t\n\r]*")
-
-
-def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
-    """
-    Elements of a JSON array arriving as byte chunks, decoded one at a time (constant memory in
-    the array's length). Elements must be objects or arrays (a number split across chunks could
-    be misread). Raises ``ValueError`` when the array is cut short or malformed.
-    """
-    import codecs
-
-    decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    buffer, pos, started, expect_value = "", 0, False, True
-    for chunk in chunks:
-        buffer = buffer[pos:] + utf8.decode(chunk)
-        pos = 0
-        while True:
-            pos = _JSON_WS.match(buffer, pos).end()
-            if pos >= len(buffer):
-                break
-            char = buffer[pos]
-            if not started:
-                if char != "[":
-                    raise ValueError(f"expected a JSON array, got {buffer[pos:pos + 40]!r}")
-                started, pos = True, pos + 1
-            elif char == "]":
-                rest = buffer[pos + 1:].strip()
-                if rest:
-                    raise ValueError(f"unexpected data after the JSON array: {rest[:40]!r}")
-                return
-            elif char == "," and not expect_value:
-                expect_value, pos = True, pos + 1
-            elif expect_value and char in "{[":
-                try:
-                    value, end = decoder.raw_decode(buffer, pos)
-                except json.JSONDecodeError:
-                    break  # incomplete: wait for the next chunk
-                yield value
-                pos, expect_value = end, False
-            else:
-                raise ValueError(f"malformed JSON array near {buffer[pos:pos + 40]!r}")
-    raise ValueError("the JSON array was cut short")

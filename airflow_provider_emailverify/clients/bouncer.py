@@ -19,16 +19,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import (
-    extra_field,
-    ApiCall,
-    SpooledBody,
-    VerificationClient,
-    checked_records,
-    header_index,
-    iter_json_array,
-    with_headers,
-)
+from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_headers
+from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, iter_json_array
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

@@ -19,16 +19,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import (
-    extra_field,
-    ApiCall,
-    SpooledBody,
-    VerificationClient,
-    checked_records,
-    header_index,
-    multipart_body,
-    with_params,
-)
+from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_params
+from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, multipart_body
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

@@ -17,17 +17,8 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
-from airflow_provider_emailverify.clients.base import (
-    extra_field,
-    ApiCall,
-    SpooledBody,
-    VerificationClient,
-    checked_records,
-    header_index,
-    multipart_body,
-    with_form,
-    with_params,
-)
+from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_form, with_params
+from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, multipart_body
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

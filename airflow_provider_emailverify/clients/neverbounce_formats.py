@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.clients.base import checked_records
+from airflow_provider_emailverify.clients.streams import checked_records
 from airflow_provider_emailverify.exceptions import EmailVerificationError, InvalidRequestError
 from airflow_provider_emailverify.jobs import JobInfo, JobState
 from airflow_provider_emailverify.results import VerificationResult, parse_bool

@@ -8,7 +8,6 @@ import io
 
 import pytest
 
-from airflow_provider_emailverify.clients.base import iter_json_array
 from airflow_provider_emailverify.clients.bouncer import (
     csv_record_reader,
     parse_batch,
@@ -16,6 +15,7 @@ from airflow_provider_emailverify.clients.bouncer import (
     parse_credits,
     parse_record,
 )
+from airflow_provider_emailverify.clients.streams import iter_json_array
 from airflow_provider_emailverify.exceptions import EmailVerificationError
 from airflow_provider_emailverify.jobs import JobState
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_emailverify.clients.base import ApiCall, RetryPolicy, multipart_body
+from airflow_provider_emailverify.clients.base import ApiCall, RetryPolicy
 from airflow_provider_emailverify.clients.bouncify import BouncifyClient
+from airflow_provider_emailverify.clients.streams import multipart_body
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     InsufficientCreditsError,
