@@ -64,8 +64,10 @@ from airflow_provider_emailverify.emulator.streams import (
     JsonArrayStream,
     UploadLimitError,
     as_bool,
+    cell_at,
     csv_chunks,
     drain,
+    fit_width,
     ingest_csv,
     iso_millis,
 )
@@ -486,13 +488,13 @@ class BouncifyEmulator(VendorEmulator):
         width = len(bulk.header)
         now = time.time()
         for index, cells in enumerate(bulk.spool):
-            email = cells[bulk.email_index] if bulk.email_index < len(cells) else ""
+            email = cell_at(cells, bulk.email_index)
             result, flags = verdict_of(email)
             if result not in wanted:
                 continue
             marks = ["Y" if name in flags else "N" for name in _CSV_FLAGS]
             verified_at = iso_millis(min(now, bulk.verify_started + index / bulk.rows_per_second))
-            yield [*(cells + [""] * (width - len(cells)))[:width], self._spell(result), *marks, verified_at]
+            yield [*fit_width(cells, width), self._spell(result), *marks, verified_at]
 
     async def delete(self, request: Request, key: str) -> Response:
         bulk = self._find(request, key, "delete")

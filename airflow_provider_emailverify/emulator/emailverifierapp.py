@@ -62,7 +62,9 @@ from airflow_provider_emailverify.emulator.core import (
 from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
     as_bool,
+    cell_at,
     csv_chunks,
+    fit_width,
     ingest_csv,
 )
 
@@ -351,13 +353,12 @@ class EmailVerifierAppEmulator(VendorEmulator):
     def _file_rows(job: BatchJob, name: str) -> Iterator[list[str]]:
         width = len(job.header or [])
         for cells in job.spool:
-            email = cells[job.email_index] if job.email_index < len(cells) else ""
+            email = cell_at(cells, job.email_index)
             verdict = classify(email)
             status = status_of(verdict)
             if file_of(status) != name:
                 continue
-            kept = (cells + [""] * width)[:width]
-            yield [*kept, email, status, _tf(verdict.free), _tf(verdict.disposable), _tf(verdict.role),
+            yield [*fit_width(cells, width), email, status, _tf(verdict.free), _tf(verdict.disposable), _tf(verdict.role),
                    _tf(is_spamtrap(verdict)), verdict.suggestion or ""]
 
 

@@ -22,8 +22,11 @@ from airflow_provider_emailverify.emulator.core import VerdictTally, classify
 from airflow_provider_emailverify.emulator.neverbounce_data import nb_result
 from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
+    address_column,
+    cell_at,
     email_column,
     ingest_csv,
+    is_header,
 )
 
 if TYPE_CHECKING:
@@ -134,7 +137,7 @@ class Job:
     touched: float = field(default_factory=time.time)
 
     def email_of(self, row: list[str]) -> str:
-        return row[self.email_col] if self.email_col < len(row) else ""
+        return cell_at(row, self.email_col)
 
     def data_of(self, row: list[str]) -> dict[str, str]:
         """A row as jobs/results ``data``: keyed by header names, else by column index."""
@@ -200,11 +203,11 @@ class SuppliedRows:
         self.spool.append([cell_text(values.get(name)) for name in self.header])
 
     def _add_cells(self, cells: list[str]) -> None:
-        if self.items == 1 and cells and not any("@" in cell for cell in cells) and any(c.strip() for c in cells):
+        if self.items == 1 and cells and is_header(cells) and any(c.strip() for c in cells):
             self._set_header(cells)
             return
         if self.email_col is None:
-            self.email_col = next((index for index, cell in enumerate(cells) if "@" in cell), 0)
+            self.email_col = address_column(cells)
         self.spool.append(cells)
 
     def close(self) -> None:
@@ -299,7 +302,7 @@ def parse_spool(path: str, email_col: int, workdir: str, *, bill_duplicates: boo
                     offset += len(line)
                     records += 1
                     row = _row(line)
-                    email = row[email_col] if email_col < len(row) else ""
+                    email = cell_at(row, email_col)
                     verdict = classify(email)
                     flags = ("disposable",) if verdict.disposable else ()
                     if verdict.syntax_error:

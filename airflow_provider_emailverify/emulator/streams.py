@@ -236,6 +236,26 @@ def email_column(header: Sequence[str]) -> int:
     return next((index for index, name in enumerate(names) if "email" in name), 0)
 
 
+def is_header(cells: Sequence[str]) -> bool:
+    """Whether a list's first row is a header: none of its cells holds an ``@``."""
+    return not any("@" in cell for cell in cells)
+
+
+def address_column(cells: Sequence[str]) -> int:
+    """The address column of a header-less list: the first cell of its first row holding an ``@``, else 0."""
+    return next((index for index, cell in enumerate(cells) if "@" in cell), 0)
+
+
+def cell_at(cells: Sequence[str], index: int) -> str:
+    """A row's cell ``index`` (its address, say), ``""`` when the row is shorter."""
+    return cells[index] if index < len(cells) else ""
+
+
+def fit_width(cells: list[str], width: int) -> list[str]:
+    """A row padded with empty cells, or cut, to ``width`` cells (the uploaded columns of a download)."""
+    return (cells + [""] * (width - len(cells)))[:width]
+
+
 def _csv_records(fh: BinaryIO) -> Iterator[list[str]]:
     """Non-blank CSV rows of an uploaded file, from its start."""
     import csv
@@ -261,10 +281,6 @@ def _line_count(fh: BinaryIO) -> int:
         lines += chunk.count(b"\n")
         last = chunk[-1:]
     return lines + (last != b"\n")
-
-
-def _is_header(cells: Sequence[str]) -> bool:
-    return not any("@" in cell for cell in cells)
 
 
 def ingest_csv(
@@ -296,7 +312,7 @@ def ingest_csv(
         count, header_rows = 0, 0
         for cells in _csv_records(fh):
             if not count:
-                header_rows = int(_is_header(cells))
+                header_rows = int(is_header(cells))
             count += 1
         if count - header_rows > max_rows:
             raise UploadLimitError("rows", max_rows)
@@ -305,15 +321,15 @@ def ingest_csv(
     for cells in _csv_records(fh):
         if not width:
             width = len(cells)
-            if _is_header(cells):
+            if is_header(cells):
                 header = cells
                 email_index = email_column(cells)
                 continue
-            email_index = next((index for index, cell in enumerate(cells) if "@" in cell), 0)
+            email_index = address_column(cells)
         rows += 1
         spool.append(cells)
         if on_email is not None:
-            on_email(cells[email_index] if email_index < len(cells) else "")
+            on_email(cell_at(cells, email_index))
     return CsvUpload(header, email_index, width, rows)
 
 
