@@ -57,7 +57,6 @@ from airflow_provider_emailverify.emulator.bouncer_records import (
     csv_row,
     email_record,
     error,
-    ok,
     sandbox_kind,
     status_of,
     toxicity_of,
@@ -74,11 +73,12 @@ from airflow_provider_emailverify.emulator.core import (
 from airflow_provider_emailverify.emulator.streams import (
     JsonArrayStream,
     as_bool,
-    csv_chunks,
+    csv_response,
     drain,
     iso_millis,
     iter_body_lines,
-    json_array_chunks,
+    json_array_response,
+    json_response,
 )
 
 if TYPE_CHECKING:
@@ -240,10 +240,10 @@ class BouncerEmulator(VendorEmulator):
             return error(400, "invalid with-toxicity parameter")
         cost = 0 if sandbox_kind(email) else 1 + int(toxicity)
         refused = self._charge(key, cost)
-        return refused or ok(email_record(email))
+        return refused or json_response(email_record(email))
 
     async def credits(self, request: Request, key: str) -> Response:
-        return ok({"credits": self.state.balance(key)})
+        return json_response({"credits": self.state.balance(key)})
 
     async def domain(self, request: Request, key: str) -> Response:
         name = (request.query_params.get("domain") or "").strip().lower()
@@ -261,7 +261,7 @@ class BouncerEmulator(VendorEmulator):
             body["dns"] = {"type": "MX", "record": f"mx.{name}."}
             body["provider"] = name
         body["toxic"] = "unknown"
-        return ok(body)
+        return json_response(body)
 
     # -- batch bodies -------------------------------------------------------------------------------
     async def _entries(self, request: Request) -> AsyncIterator[tuple[str, str | None]]:
@@ -342,8 +342,8 @@ class BouncerEmulator(VendorEmulator):
             task = asyncio.get_running_loop().create_task(self._call_back(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return ok({"batchId": batch.batch_id, "created": iso_millis(now), "status": "queued",
-                      "quantity": quantity, "duplicates": batch.duplicates})
+        return json_response({"batchId": batch.batch_id, "created": iso_millis(now), "status": "queued",
+                              "quantity": quantity, "duplicates": batch.duplicates})
 
     def _settle(self, batch: Batch) -> None:
         """On completion: record the credits used and return the rest of the reservation (once)."""
@@ -393,11 +393,9 @@ class BouncerEmulator(VendorEmulator):
             with_stats = as_bool(request.query_params.get("with-stats"))
         except ValueError:
             return error(400, "invalid with-stats parameter")
-        return ok(self._status_body(batch, with_stats))
+        return json_response(self._status_body(batch, with_stats))
 
     async def download(self, request: Request, key: str) -> Response:
-        from starlette.responses import StreamingResponse
-
         batch_id = request.path_params["batchId"]
         if batch_id in self.deleted and self.batches.get(batch_id) is None:
             if int(self.option("deleted_download_status", 405)) == 405:
@@ -412,9 +410,8 @@ class BouncerEmulator(VendorEmulator):
             return error(405, "batch is not completed")
         records = self._results(batch, wanted)
         if "text/csv" in request.headers.get("accept", "").lower():
-            return StreamingResponse(csv_chunks((csv_row(r) for r in records), header=CSV_COLUMNS),
-                                     media_type="text/csv; charset=utf-8")
-        return StreamingResponse(json_array_chunks(records), media_type="application/json")
+            return csv_response((csv_row(r) for r in records), header=CSV_COLUMNS)
+        return json_array_response(records)
 
     def _results(self, batch: Batch, wanted: str) -> Iterator[dict[str, Any]]:
         verified = batch.verified()
@@ -437,7 +434,7 @@ class BouncerEmulator(VendorEmulator):
             return error(400, "batch has to be running to finish")
         batch.stopped_at = batch.clock.finish_now()
         self._settle(batch)
-        return ok({}, 202)
+        return json_response({}, 202)
 
     async def delete_batch(self, request: Request, key: str) -> Response:
         batch = self._batch(request, key)
@@ -447,7 +444,7 @@ class BouncerEmulator(VendorEmulator):
             return error(405, "batch cannot be deleted in current state")
         self.batches.pop(batch.batch_id)
         self.deleted.add(batch.batch_id)
-        return ok({})
+        return json_response({})
 
     async def _call_back(self, batch: Batch) -> None:
         """POST the status-with-stats body to the batch's callback URL once it completes."""
@@ -483,7 +480,7 @@ class BouncerEmulator(VendorEmulator):
         for folded in charged:
             cache[folded] = now
         await asyncio.sleep(min(len(unique) / max(self.state.config.rows_per_second, 1.0), 600.0))
-        return ok([email_record(email) for email in unique.values()])
+        return json_response([email_record(email) for email in unique.values()])
 
     # -- v1 toxicity lists ----------------------------------------------------------------------------
     async def create_list(self, request: Request, key: str) -> Response:
@@ -506,7 +503,7 @@ class BouncerEmulator(VendorEmulator):
                                 spool.count, self.state.job_should_fail())
         self.lists.add(toxicity.list_id, toxicity)
         self.state.count_job(VENDOR)
-        return ok(self._list_body(toxicity))
+        return json_response(self._list_body(toxicity))
 
     def _list_body(self, toxicity: ToxicityList) -> dict[str, Any]:
         status = "processing"
@@ -524,25 +521,23 @@ class BouncerEmulator(VendorEmulator):
 
     async def list_status(self, request: Request, key: str) -> Response:
         toxicity = self._list(request, key)
-        return toxicity if not isinstance(toxicity, ToxicityList) else ok(self._list_body(toxicity))
+        return toxicity if not isinstance(toxicity, ToxicityList) else json_response(self._list_body(toxicity))
 
     async def list_data(self, request: Request, key: str) -> Response:
-        from starlette.responses import StreamingResponse
-
         toxicity = self._list(request, key)
         if not isinstance(toxicity, ToxicityList):
             return toxicity
         if self._list_body(toxicity)["status"] != "completed":
             return error(400, "processing is not completed yet")
         rows = ({"email": email, "toxicity": toxicity_of(classify(email))} for email in toxicity.spool)
-        return StreamingResponse(json_array_chunks(rows), media_type="application/json")
+        return json_array_response(rows)
 
     async def delete_list(self, request: Request, key: str) -> Response:
         toxicity = self._list(request, key)
         if not isinstance(toxicity, ToxicityList):
             return toxicity
         self.lists.pop(toxicity.list_id)
-        return ok({})
+        return json_response({})
 
     # -- v1 sampling ----------------------------------------------------------------------------------
     async def create_sample(self, request: Request, key: str) -> Response:
@@ -564,7 +559,7 @@ class BouncerEmulator(VendorEmulator):
         run = Sample(secrets.token_hex(12), key, emails, sample, JobClock(self.state, len(sample)))
         self.samples.add(run.sample_id, run)
         self.state.count_job(VENDOR)
-        return ok(self._sample_body(run))
+        return json_response(self._sample_body(run))
 
     def _sample_body(self, run: Sample) -> dict[str, Any]:
         analysed = dict.fromkeys(("count", "undeliverable", "unknown", "disposable", "acceptAll", "role", "toxic"), 0)
@@ -588,4 +583,4 @@ class BouncerEmulator(VendorEmulator):
         run = self.samples.get(request.path_params["id"], key)
         if run is None:
             return error(404, f"sample {request.path_params['id']} does not exist")
-        return ok(self._sample_body(run))
+        return json_response(self._sample_body(run))

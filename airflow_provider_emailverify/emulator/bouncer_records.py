@@ -8,11 +8,10 @@ Kept apart from :mod:`.bouncer` (the endpoints and job lifecycles) so each stays
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailverify.emulator.core import TYPO_SUGGESTIONS, classify, is_spamtrap
+from airflow_provider_emailverify.emulator.streams import basic_auth
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -160,22 +159,10 @@ def error(status: int, message: str) -> Response:
     return JSONResponse({"status": status, "error": _HTTP_REASONS[status], "message": message}, status_code=status)
 
 
-def ok(body: Any, status: int = 200) -> Response:
-    """A JSON success answer."""
-    from starlette.responses import JSONResponse
-
-    return JSONResponse(body, status_code=status)
-
-
 def api_key_of(request: Request) -> str | None:
     """The key from ``x-api-key`` or HTTP Basic (empty user, key as password)."""
     key = request.headers.get("x-api-key")
     if key:
         return key
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        return base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2] or None
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+    credentials = basic_auth(request)
+    return (credentials[1] or None) if credentials is not None else None

@@ -65,11 +65,12 @@ from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
     as_bool,
     cell_at,
-    csv_chunks,
+    csv_response,
     drain,
     fit_width,
     ingest_csv,
     iso_millis,
+    json_response,
 )
 
 if TYPE_CHECKING:
@@ -160,12 +161,6 @@ def fail(status: int, text: str, *, field: str = "result", success: Any = False)
     from starlette.responses import JSONResponse
 
     return JSONResponse({field: text, "success": success}, status_code=status)
-
-
-def _ok(body: dict[str, Any], status: int = 200) -> Response:
-    from starlette.responses import JSONResponse
-
-    return JSONResponse(body, status_code=status)
 
 
 def _created_at(timestamp: float) -> str:
@@ -278,7 +273,7 @@ class BouncifyEmulator(VendorEmulator):
         if not self.state.spend(key, 1):
             return fail(402, "Insufficient verification credits", success="false")
         result, flags = result_of(verdict)
-        return _ok({
+        return json_response({
             "result": self._spell(result),
             "message": _MESSAGES[result],
             "email": email,
@@ -296,7 +291,7 @@ class BouncifyEmulator(VendorEmulator):
         return str(self.option("accept_all_spelling", "accept-all")) if result == "accept_all" else result
 
     async def info(self, request: Request, key: str) -> Response:
-        return _ok({"success": True, "credits_info": {"credits_remaining": self.state.balance(key)}})
+        return json_response({"success": True, "credits_info": {"credits_remaining": self.state.balance(key)}})
 
     # -- upload ------------------------------------------------------------------------------------
     async def upload(self, request: Request, key: str) -> Response:
@@ -335,7 +330,7 @@ class BouncifyEmulator(VendorEmulator):
             message += " and starts verification shortly"
         self.lists.add(bulk.job_id, bulk)
         self.state.count_job(VENDOR)
-        return _ok({"job_id": bulk.job_id, "success": True, "message": message}, int(self.option("upload_status", 201)))
+        return json_response({"job_id": bulk.job_id, "success": True, "message": message}, int(self.option("upload_status", 201)))
 
     async def _read_upload(self, request: Request, spool: RowSpool, count: Any) -> tuple[list[str], int, Any]:
         """Spool the uploaded rows; returns the header, the address column and ``auto_verify``."""
@@ -423,7 +418,7 @@ class BouncifyEmulator(VendorEmulator):
         if not self.state.spend(key, bulk.spool.count):
             return fail(402, _NO_CREDITS)
         self._begin(bulk)
-        return _ok({"job_id": bulk.job_id, "success": True, "message": _STARTED})
+        return json_response({"job_id": bulk.job_id, "success": True, "message": _STARTED})
 
     async def status(self, request: Request, key: str) -> Response:
         bulk = self._find(request, key, "status")
@@ -443,7 +438,7 @@ class BouncifyEmulator(VendorEmulator):
             body["analysis"] = self._analysis(bulk)
             body["results"] = {name: results[name] for name in RESULTS}
         body.update(success=True, message=_STATUS_MESSAGES[state])
-        return _ok(body)
+        return json_response(body)
 
     @staticmethod
     def _analysis(bulk: BulkList) -> dict[str, int]:
@@ -451,8 +446,6 @@ class BouncifyEmulator(VendorEmulator):
         return {name: counts[name] for name in FLAGS}
 
     async def download(self, request: Request, key: str) -> Response:
-        from starlette.responses import StreamingResponse
-
         bulk = self._find(request, key, "download", param="jobId")
         if not isinstance(bulk, BulkList):
             return bulk
@@ -465,8 +458,7 @@ class BouncifyEmulator(VendorEmulator):
         if state != "completed":
             return fail(400, _DOWNLOAD_REFUSALS[state])
         rows = self._result_rows(bulk, wanted)
-        return StreamingResponse(csv_chunks(rows, header=[*bulk.header, *RESULT_COLUMNS], quote_all=True),
-                                 media_type="text/csv; charset=utf-8")
+        return csv_response(rows, header=[*bulk.header, *RESULT_COLUMNS], quote_all=True)
 
     @staticmethod
     async def _filter(request: Request) -> set[str] | None:
@@ -503,4 +495,4 @@ class BouncifyEmulator(VendorEmulator):
         if bulk.status() in ("preparing", "verifying"):
             return fail(400, "List is being processed, and cannot be deleted.")
         self.lists.pop(bulk.job_id)
-        return _ok({"job_id": bulk.job_id, "success": True, "message": "List will be deleted"})
+        return json_response({"job_id": bulk.job_id, "success": True, "message": "List will be deleted"})

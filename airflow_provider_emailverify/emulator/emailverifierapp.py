@@ -63,9 +63,10 @@ from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
     as_bool,
     cell_at,
-    csv_chunks,
+    csv_response,
     fit_width,
     ingest_csv,
+    json_response,
 )
 
 if TYPE_CHECKING:
@@ -167,10 +168,8 @@ class EmailVerifierAppEmulator(VendorEmulator):
 
     def failed(self, status: int, message: str) -> Response:
         """An error body, with its HTTP status unless ``errors_as_200`` is on."""
-        from starlette.responses import JSONResponse
-
         code = 200 if self.option("errors_as_200", False) else status
-        return JSONResponse({"status": "failed", "message": message}, status_code=code)
+        return json_response({"status": "failed", "message": message}, code)
 
     def routes(self) -> list[BaseRoute]:
         """The four form-POST APIs (token-authenticated) and the unauthenticated result files."""
@@ -196,8 +195,6 @@ class EmailVerifierAppEmulator(VendorEmulator):
 
     # -- real-time and form validation --------------------------------------------------------------
     async def verify(self, request: Request, form: FormData, key: str) -> Response:
-        from starlette.responses import JSONResponse
-
         email = form.get("email")
         if not isinstance(email, str) or not email.strip():
             return self.failed(400, "Missing parameter: email")
@@ -207,11 +204,11 @@ class EmailVerifierAppEmulator(VendorEmulator):
             return self.failed(402, "Insufficient API credit")
         verdict = classify(email.strip())
         if validation:
-            return JSONResponse(self._validation_body(verdict, asked))
+            return json_response(self._validation_body(verdict, asked))
         if str(self.option("profile", "A")).upper() == "B":
-            return JSONResponse(self._profile_b(verdict))
+            return json_response(self._profile_b(verdict))
         status = status_of(verdict)
-        return JSONResponse({
+        return json_response({
             "status": status,
             "domain": verdict.domain,
             "free_email": verdict.free,
@@ -255,7 +252,6 @@ class EmailVerifierAppEmulator(VendorEmulator):
     async def batch_process(self, request: Request, form: FormData, key: str) -> Response:
         from starlette.concurrency import run_in_threadpool
         from starlette.datastructures import UploadFile
-        from starlette.responses import JSONResponse
 
         uploads = [value for _name, value in form.multi_items() if isinstance(value, UploadFile)]
         if not uploads:
@@ -299,7 +295,7 @@ class EmailVerifierAppEmulator(VendorEmulator):
             ids.append(job_id)
         shape = self.option("job_id_format", "list")
         job_ids: Any = ids[0] if shape == "scalar" else [int(i) for i in ids] if shape == "number" else ids
-        return JSONResponse({"status": "success", "job_id": job_ids})
+        return json_response({"status": "success", "job_id": job_ids})
 
     def _job(self, form: FormData, key: str) -> BatchJob | Response:
         job_id = form.get("job_id")
@@ -311,16 +307,12 @@ class EmailVerifierAppEmulator(VendorEmulator):
         return job if job is not None else self.failed(404, "Job not found")
 
     async def job_progress(self, request: Request, form: FormData, key: str) -> Response:
-        from starlette.responses import JSONResponse
-
         job = self._job(form, key)
         if not isinstance(job, BatchJob):
             return job
-        return JSONResponse({"status": "success", "percentage": job.percentage(), "stage": job.stage()})
+        return json_response({"status": "success", "percentage": job.percentage(), "stage": job.stage()})
 
     async def get_results(self, request: Request, form: FormData, key: str) -> Response:
-        from starlette.responses import JSONResponse
-
         job = self._job(form, key)
         if not isinstance(job, BatchJob):
             return job
@@ -329,7 +321,7 @@ class EmailVerifierAppEmulator(VendorEmulator):
         if stage == "Completed":
             base = f"{request.url.scheme}://{request.url.netloc}{self.prefix}/downloads/{job.job_id}/{job.token}"
             links = {name: f"{base}/{name}.csv" for name in FILES}
-        return JSONResponse({
+        return json_response({
             "status": "success", "percentage": job.percentage(), "stage": stage,
             "invalid_result_link": links["invalid"], "valid_result_link": links["valid"],
             "unknown_link": links["unknown"],
@@ -337,7 +329,7 @@ class EmailVerifierAppEmulator(VendorEmulator):
 
     async def result_file(self, request: Request) -> Response:
         """A result file behind a link handed out by ``get_results`` (no auth: the link is the secret)."""
-        from starlette.responses import PlainTextResponse, StreamingResponse
+        from starlette.responses import PlainTextResponse
 
         params = request.path_params
         job = self.jobs.get(params["job_id"])
@@ -346,8 +338,7 @@ class EmailVerifierAppEmulator(VendorEmulator):
                 or not params["name"].endswith(".csv") or job.stage() != "Completed"):
             return PlainTextResponse("Not Found", status_code=404)
         header = [*(job.header or []), *FILE_COLUMNS]
-        return StreamingResponse(csv_chunks(self._file_rows(job, name), header=header, quote_all=True),
-                                 media_type="text/csv; charset=utf-8")
+        return csv_response(self._file_rows(job, name), header=header, quote_all=True)
 
     @staticmethod
     def _file_rows(job: BatchJob, name: str) -> Iterator[list[str]]:

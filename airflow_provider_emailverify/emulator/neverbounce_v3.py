@@ -34,8 +34,6 @@ Choices where the spec is [ASSUMED], (inferred) or (unverified); switches go und
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import io
 import json
 import secrets
@@ -56,7 +54,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
 )
 from airflow_provider_emailverify.emulator.neverbounce_engine import InsufficientCredits
 from airflow_provider_emailverify.emulator.neverbounce_jobs import iter_download
-from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, ingest_csv
+from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, basic_auth, ingest_csv
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -122,17 +120,6 @@ class V3Call:
             return as_bool(self.params.get(name), default)
         except ValueError:
             raise V3Error(f"Invalid value for parameter '{name}'", 2) from None
-
-
-def _basic_auth(request: Request) -> tuple[str, str] | None:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, colon, secret = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (user, secret) if colon else None
 
 
 class NeverBounceV3Mixin:
@@ -205,7 +192,7 @@ class NeverBounceV3Mixin:
             return oauth_error("invalid_request", "The grant type was not specified in the request")
         if grant != "client_credentials":
             return oauth_error("unsupported_grant_type", f'Grant type "{grant}" not supported')
-        credentials = _basic_auth(request)
+        credentials = basic_auth(request)
         if credentials is None:
             return oauth_error("invalid_client", "Client credentials were not found in the headers or body")
         if not self.state.is_valid_key(credentials[1]):

@@ -4,8 +4,8 @@ Request and response bodies as the vendor modules read and write them, in consta
 
 Uploads (CSV or one-address-a-line files, JSON arrays, text lines) are streamed into a job's
 :class:`~airflow_provider_emailverify.emulator.core.RowSpool` under a vendor's limits; downloads
-are streamed back as CSV or JSON chunks. Also the parameter and timestamp spellings the vendors
-share. Like :mod:`.core`, nothing here knows one vendor's wire format.
+are streamed back as CSV or JSON chunks. Also the parameter, credential and timestamp spellings
+the vendors share. Like :mod:`.core`, nothing here knows one vendor's wire format.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
     from typing import BinaryIO
+
+    from starlette.requests import Request
+    from starlette.responses import Response
 
     from airflow_provider_emailverify.emulator.core import RowSpool
 
@@ -54,6 +57,21 @@ def iso_millis(timestamp: float) -> str:
 
     moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def basic_auth(request: Request) -> tuple[str, str] | None:
+    """The ``(user, password)`` of an HTTP Basic ``Authorization`` header; ``None`` when absent or unreadable."""
+    import base64
+    import binascii
+
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, colon, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if colon else None
 
 
 class UploadLimitError(Exception):
@@ -374,3 +392,24 @@ def json_array_chunks(items: Iterable[Any], *, chunk_size: int = 64 * 1024) -> I
             parts, size = [], 0
     parts.append("]")
     yield "".join(parts).encode("utf-8")
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON answer with ``status``."""
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(body, status_code=status)
+
+
+def json_array_response(items: Iterable[Any]) -> Response:
+    """A download of ``items`` as one JSON array, streamed (:func:`json_array_chunks`)."""
+    from starlette.responses import StreamingResponse
+
+    return StreamingResponse(json_array_chunks(items), media_type="application/json")
+
+
+def csv_response(rows: Iterable[Sequence[Any]], *, header: Sequence[str], quote_all: bool = False) -> Response:
+    """A download of ``rows`` under ``header`` as ``text/csv``, streamed (:func:`csv_chunks`, CRLF)."""
+    from starlette.responses import StreamingResponse
+
+    return StreamingResponse(csv_chunks(rows, header=header, quote_all=quote_all), media_type="text/csv; charset=utf-8")
