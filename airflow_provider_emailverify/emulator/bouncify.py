@@ -229,11 +229,9 @@ class BouncifyEmulator(VendorEmulator):
         """Forget every list."""
         self.lists.clear()
 
-    def throttle_response(self, path: str) -> Response:
-        """Injected 429 with Bouncify's error body and a Retry-After."""
-        response = fail(429, "Too many requests")
-        response.headers["Retry-After"] = "1"
-        return response
+    def throttle_body(self, path: str) -> Any:
+        """Injected 429s carry Bouncify's error body (see :func:`fail`)."""
+        return {"result": "Too many requests", "success": False}
 
     def routes(self) -> list[BaseRoute]:
         """Every documented endpoint with its own invalid-key body; job ids in query or path."""

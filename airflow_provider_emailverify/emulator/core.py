@@ -509,16 +509,18 @@ class VendorEmulator:
         return Route(path, counted, methods=methods)
 
     # -- injected faults, in the vendor's own shapes (override where the vendor differs) ----------
+    def throttle_body(self, path: str) -> Any:
+        """The JSON body of an injected 429 (the default is Bouncer's error envelope)."""
+        return {"status": 429, "error": "Too Many Requests", "message": "too many requests"}
+
     def throttle_response(self, path: str) -> Response:
+        """Injected rate limiting: HTTP 429 with :meth:`throttle_body` and ``Retry-After: 1``."""
         from starlette.responses import JSONResponse
 
-        return JSONResponse(
-            {"status": 429, "error": "Too Many Requests", "message": "too many requests"},
-            status_code=429,
-            headers={"Retry-After": "1"},
-        )
+        return JSONResponse(self.throttle_body(path), status_code=429, headers={"Retry-After": "1"})
 
     def error_response(self, path: str) -> Response:
+        """Injected 5xx: a plain-text 503."""
         from starlette.responses import PlainTextResponse
 
         return PlainTextResponse("503 Service Temporarily Unavailable", status_code=503)

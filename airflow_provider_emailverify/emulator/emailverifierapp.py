@@ -159,12 +159,9 @@ class EmailVerifierAppEmulator(VendorEmulator):
         self.jobs.clear()
         self._sequence = 0
 
-    def throttle_response(self, path: str) -> Response:
-        """Injected 429 with a failed-status body and a Retry-After."""
-        from starlette.responses import JSONResponse
-
-        return JSONResponse({"status": "failed", "message": "Too many requests"}, status_code=429,
-                            headers={"Retry-After": "1"})
+    def throttle_body(self, path: str) -> Any:
+        """Injected 429s carry the failed-status body."""
+        return {"status": "failed", "message": "Too many requests"}
 
     def failed(self, status: int, message: str) -> Response:
         """An error body, with its HTTP status unless ``errors_as_200`` is on."""
