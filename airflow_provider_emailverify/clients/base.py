@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from airflow_provider_emailverify.clients.streams import iter_lines
 from airflow_provider_emailverify.exceptions import (
     EmailVerificationError,
     JobCreationUncertainError,
@@ -355,60 +356,39 @@ class BaseClient:
         The opening request is retried; a break mid-stream raises :class:`TransientError` to the
         caller, which restarts through :meth:`iter_restartable`.
         """
-        import requests
-
-        def open_stream() -> requests.Response:
-            response = self._send(call, stream=True)
-            ctype = response.headers.get("content-type", "")
-            if response.status_code >= 400 or "json" in ctype:
-                try:
-                    content = response.content
-                except requests.RequestException as err:  # dropped while reading the error body
-                    raise _transient(self, call, err, sent=True) from None
-                raw = self.decode(response.status_code, dict(response.headers), content)
-                self.check(call, raw)
-                raise EmailVerificationError(
-                    self.error_text(call, raw, self.message_of(raw) or "unexpected answer"),
-                    **self._error_kwargs(raw),
-                )
-            return response
-
-        response = self._run_with_retries(call, open_stream)
-        try:
-            pending = b""
-            for chunk in response.iter_content(chunk_size=chunk_size):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.rstrip(b"\r").decode("utf-8")
-            if pending:
-                yield pending.rstrip(b"\r").decode("utf-8")
-        except requests.RequestException as err:
-            raise _transient(self, call, err, sent=True) from None
-        finally:
-            response.close()
+        return iter_lines(self._stream(call, error_status=400, json_is_error=True, chunk_size=chunk_size))
 
     def stream_chunks(
         self, call: ApiCall[Any], *, json_body: bool = False, chunk_size: int = 256 * 1024
     ) -> Iterator[bytes]:
         """
         Raw byte chunks of a streamed download, without holding the body (for formats that are
-        not line-based, e.g. a JSON array parsed with :func:`iter_json_array`).
+        not line-based, e.g. a JSON array parsed with :func:`~.streams.iter_json_array`).
 
         Like :meth:`stream_lines`, the opening request is retried and a break mid-stream raises
         :class:`TransientError`. An error status is mapped through :meth:`check`.
 
         :param json_body: the download itself is JSON (a JSON answer is then not an error).
         """
+        return self._stream(call, error_status=300, json_is_error=not json_body, chunk_size=chunk_size)
+
+    def _stream(
+        self, call: ApiCall[Any], *, error_status: int, json_is_error: bool, chunk_size: int
+    ) -> Iterator[bytes]:
+        """
+        The body of ``call`` in chunks, never held whole. The opening request is retried; an
+        answer with a status from ``error_status`` up (or JSON, when ``json_is_error``) is read
+        and mapped through :meth:`check`; a break mid-stream raises :class:`TransientError`.
+        """
         import requests
 
         def open_stream() -> requests.Response:
             response = self._send(call, stream=True)
             ctype = response.headers.get("content-type", "")
-            if response.status_code >= 300 or ("json" in ctype and not json_body):
+            if response.status_code >= error_status or (json_is_error and "json" in ctype):
                 try:
                     content = response.content
-                except requests.RequestException as err:
+                except requests.RequestException as err:  # dropped while reading the error body
                     raise _transient(self, call, err, sent=True) from None
                 raw = self.decode(response.status_code, dict(response.headers), content)
                 self.check(call, raw)

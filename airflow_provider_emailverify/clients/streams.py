@@ -144,6 +144,18 @@ def checked_records(
         raise InvalidRequestError(f"{vendor}: no records to verify", vendor=vendor)
 
 
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Lines of UTF-8 text arriving as byte chunks (``\\n`` or ``\\r\\n`` endings), decoded one at a time."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8")
+
+
 def header_index(header: Iterable[str], *names: str) -> int | None:
     """Position of the first CSV column named like one of ``names`` (case and spaces ignored)."""
     wanted = [n.strip().lower() for n in names]
