@@ -64,6 +64,7 @@ from airflow_provider_emailverify.emulator.bouncer_records import (
     yes_no,
 )
 from airflow_provider_emailverify.emulator.core import (
+    BackgroundTasks,
     JobClock,
     JobStore,
     VendorEmulator,
@@ -170,7 +171,7 @@ class BouncerEmulator(VendorEmulator):
         self.samples = JobStore()
         self.deleted: set[str] = set()
         self.sync_cache: dict[str, dict[str, float]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = BackgroundTasks()
         super().__init__(state)
 
     def reset(self) -> None:
@@ -339,9 +340,7 @@ class BouncerEmulator(VendorEmulator):
         self.state.count_job(VENDOR)
         log.debug("bouncer batch %s created with %s addresses", batch.batch_id, quantity)
         if batch.callback:
-            task = asyncio.get_running_loop().create_task(self._call_back(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.tasks.spawn(self._call_back(batch))
         return json_response({"batchId": batch.batch_id, "created": iso_millis(now), "status": "queued",
                               "quantity": quantity, "duplicates": batch.duplicates})
 

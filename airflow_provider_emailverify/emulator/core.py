@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    import asyncio
+    from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -463,6 +464,31 @@ class JobStore:
         for job in jobs:
             if getattr(job, "spool", None) is not None:
                 job.spool.discard()
+
+
+class BackgroundTasks:
+    """
+    Fire-and-forget coroutines (callbacks, fetching and indexing rows) on the running event loop.
+
+    Holds each task until it is done: the event loop itself keeps only weak references to tasks.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+        """Run ``coro`` as a task; outside an event loop it is closed unrun and ``None`` is returned."""
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            return None
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
 
 class VendorEmulator:

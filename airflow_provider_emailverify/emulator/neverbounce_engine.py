@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import JobClock, JobStore
+from airflow_provider_emailverify.emulator.core import BackgroundTasks, JobClock, JobStore
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     insufficient_credits_message,
 )
@@ -35,8 +35,6 @@ from airflow_provider_emailverify.emulator.neverbounce_jobs import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
-
     from airflow_provider_emailverify.emulator.core import EmulatorState, RowSpool
     from airflow_provider_emailverify.emulator.neverbounce_jobs import ParseSummary
 
@@ -66,7 +64,7 @@ class JobBook:
         self.lock = threading.RLock()
         self._ids = itertools.count(150_970)
         self._seq = itertools.count()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = BackgroundTasks()
         self._ticker: asyncio.Task[Any] | None = None
         #: credits spent through NeverBounce per key (``paid_credits_used``)
         self.used: dict[str, int] = defaultdict(int)
@@ -110,21 +108,10 @@ class JobBook:
             return True
 
     # -- background work ----------------------------------------------------------------------------
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
-            return None
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def upload(self, job: Job, url: str) -> None:
         """Fetch a remote file into the job (``uploading``), then parse it if that was asked for."""
         job.phase = "uploading"
-        self._spawn(self._upload(job, url))
+        self.tasks.spawn(self._upload(job, url))
 
     async def _upload(self, job: Job, url: str) -> None:
         try:
@@ -152,7 +139,7 @@ class JobBook:
         job.phase = "parsing"
         job.parse_started = time.time()
         self._emit(job, "job_parsing_started")
-        self._spawn(self._parse(job))
+        self.tasks.spawn(self._parse(job))
 
     async def _parse(self, job: Job) -> None:
         began = time.monotonic()
@@ -303,7 +290,7 @@ class JobBook:
         if self._ticker is not None and not self._ticker.done():
             return
         if any(job.phase in ACTIVE for job in self.store.jobs()):
-            self._ticker = self._spawn(self._tick())
+            self._ticker = self.tasks.spawn(self._tick())
 
     async def _tick(self) -> None:
         while self.advance():
@@ -315,7 +302,7 @@ class JobBook:
         if job.callback_url:
             body = {"job_id": job.id, "event": event}
             previous = job.callback_task
-            job.callback_task = self._spawn(
+            job.callback_task = self.tasks.spawn(
                 self._post_callback(previous, job.callback_url, dict(job.callback_headers), body)
             )
 
