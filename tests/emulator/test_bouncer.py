@@ -6,16 +6,13 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
-from tests.emulator.polling import wait_for
+from tests.emulator.polling import LocalServer, VendorClient, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -26,14 +23,14 @@ BATCH = "/v1.1/email/verify/batch"
 SANDBOX = "sandbox.usebouncer.com"
 
 
-class Bouncer:
+class Bouncer(VendorClient):
     """A thin test client: the emulator's Bouncer base URL plus the ``x-api-key`` header."""
 
+    vendor = "bouncer"
+
     def __init__(self, emulator: EmulatorHandle) -> None:
-        self.emulator = emulator
-        self.base = emulator.base_url("bouncer")
+        super().__init__(emulator)
         self.headers = {"x-api-key": emulator.api_key}
-        self.session = requests.Session()
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.session.get(self.base + path, headers={**self.headers, **kwargs.pop("headers", {})}, timeout=30, **kwargs)
@@ -61,14 +58,9 @@ class Bouncer:
         return wait_for(lambda: (body := self.status(batch_id))["status"] == status and body, timeout)
 
 
-
 @pytest.fixture
-def bouncer(emulator: EmulatorHandle) -> Iterator[Bouncer]:
-    emulator.set_faults(rows_per_second=1_000_000)
-    emulator.set_option("bouncer", queue_seconds=0.0)
-    client = Bouncer(emulator)
-    with client.session:
-        yield client
+def bouncer(vendor_client: Callable[..., Bouncer]) -> Bouncer:
+    return vendor_client(Bouncer, queue_seconds=0.0)
 
 
 def assert_error(response: requests.Response, status: int, message: str) -> None:
@@ -348,34 +340,19 @@ def test_delete_only_when_completed_then_gone(bouncer: Bouncer) -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def receiver() -> Iterator[LocalServer]:
     """A local HTTP server recording the JSON bodies POSTed to it."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook?x=1", received
-    finally:
-        server.shutdown()
+    with LocalServer() as server:
+        yield server
 
 
-def test_callback_fires_once_on_completion(bouncer: Bouncer, receiver: tuple[str, list[dict[str, Any]]]) -> None:
-    url, received = receiver
+def test_callback_fires_once_on_completion(bouncer: Bouncer, receiver: LocalServer) -> None:
+    url = receiver.url + "/hook?x=1"
     bouncer.emulator.set_faults(rows_per_second=100)
     batch_id = bouncer.post(BATCH, params={"callback": url}, json=["a@example.com", "b@invalid.test"]).json()["batchId"]
-    wait_for(lambda: received, timeout=10)
+    wait_for(lambda: receiver.posts, timeout=10)
     time.sleep(0.2)
+    received = [body for _path, _headers, body in receiver.posts]
     assert len(received) == 1
     assert received[0]["batchId"] == batch_id and received[0]["status"] == "completed"
     assert received[0]["stats"] == {"deliverable": 1, "risky": 0, "undeliverable": 1, "unknown": 0}

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.emulator.polling import wait_for
+from tests.emulator.polling import VendorClient, wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable
 
     from airflow_provider_emailverify.emulator.pytest_plugin import EmulatorHandle
 
@@ -26,14 +26,14 @@ NOT_READY = (
 )
 
 
-class Bouncify:
+class Bouncify(VendorClient):
     """A thin test client: the emulator's Bouncify base URL plus the ``apikey`` query parameter."""
 
+    vendor = "bouncify"
+
     def __init__(self, emulator: EmulatorHandle) -> None:
-        self.emulator = emulator
-        self.base = emulator.base_url("bouncify")
+        super().__init__(emulator)
         self.key = emulator.api_key
-        self.session = requests.Session()
 
     def call(self, method: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
         return self.session.request(method, self.base + path, params={"apikey": self.key, **(params or {})}, timeout=60, **kwargs)
@@ -65,19 +65,14 @@ class Bouncify:
         return self.call("GET", "/v1/info").json()["credits_info"]["credits_remaining"]
 
 
-
 def assert_fail(response: requests.Response, status: int, text: str, field: str = "result", success: Any = False) -> None:
     assert response.status_code == status, response.text
     assert response.json() == {field: text, "success": success}
 
 
 @pytest.fixture
-def bouncify(emulator: EmulatorHandle) -> Iterator[Bouncify]:
-    emulator.set_faults(rows_per_second=1_000_000)
-    emulator.set_option("bouncify", prepare_seconds=0.0)
-    client = Bouncify(emulator)
-    with client.session:
-        yield client
+def bouncify(vendor_client: Callable[..., Bouncify]) -> Bouncify:
+    return vendor_client(Bouncify, prepare_seconds=0.0)
 
 
 def rows_of(response: requests.Response) -> list[list[str]]:

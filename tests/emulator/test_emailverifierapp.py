@@ -11,24 +11,24 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.emulator.polling import wait_for
+from tests.emulator.polling import VendorClient, wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable
 
     from airflow_provider_emailverify.emulator.pytest_plugin import EmulatorHandle
 
 FILE_COLUMNS = ["Email", "Status", "Free Email", "Disposable", "Role Address", "Bad Address", "Typo Suggestion"]
 
 
-class Eva:
+class Eva(VendorClient):
     """A thin test client: form POSTs carrying ``user_API_token``."""
 
+    vendor = "emailverifierapp"
+
     def __init__(self, emulator: EmulatorHandle) -> None:
-        self.emulator = emulator
-        self.base = emulator.base_url("emailverifierapp")
+        super().__init__(emulator)
         self.token = emulator.api_key
-        self.session = requests.Session()
 
     def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
         return self.session.post(self.base + path, data={"user_API_token": self.token, **(data or {})}, timeout=60, **kwargs)
@@ -55,7 +55,6 @@ class Eva:
         return self.emulator.stats()["credits"][self.token]
 
 
-
 def assert_failed(response: requests.Response, status: int, message: str) -> None:
     assert response.status_code == status, response.text
     assert response.json() == {"status": "failed", "message": message}
@@ -66,12 +65,8 @@ def rows_of(text: str) -> list[list[str]]:
 
 
 @pytest.fixture
-def eva(emulator: EmulatorHandle) -> Iterator[Eva]:
-    emulator.set_faults(rows_per_second=1_000_000)
-    emulator.set_option("emailverifierapp", queue_seconds=0.0)
-    client = Eva(emulator)
-    with client.session:
-        yield client
+def eva(vendor_client: Callable[..., Eva]) -> Eva:
+    return vendor_client(Eva, queue_seconds=0.0)
 
 
 # -- auth and error shapes ---------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from airflow_provider_emailverify.emulator.neverbounce import poe_token
-from tests.emulator.neverbounce_helpers import NB, LocalServer, generated_csv, wait_for
+from tests.emulator.neverbounce_helpers import NB, generated_csv
+from tests.emulator.polling import LocalServer, wait_for
 
 ROWS = [
     ["support@neverbounce.com", "Fred McValid"],
@@ -25,9 +26,8 @@ ROWS = [
 
 
 @pytest.fixture
-def nb(emulator):
-    emulator.set_faults(rows_per_second=1e6)
-    return NB(emulator)
+def nb(fast_emulator):
+    return NB(fast_emulator)
 
 
 # -- transport, encodings, envelope -------------------------------------------------------------------

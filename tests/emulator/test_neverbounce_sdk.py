@@ -24,10 +24,9 @@ ROWS = [
 
 
 @pytest.fixture
-def sdk(emulator, monkeypatch):
-    emulator.set_faults(rows_per_second=1e6)
-    monkeypatch.setattr(neverbounce_sdk.utils, "API_ROOT", emulator.base_url("neverbounce"))
-    with neverbounce_sdk.client(api_key=emulator.api_key, timeout=30) as client:
+def sdk(fast_emulator, monkeypatch):
+    monkeypatch.setattr(neverbounce_sdk.utils, "API_ROOT", fast_emulator.base_url("neverbounce"))
+    with neverbounce_sdk.client(api_key=fast_emulator.api_key, timeout=30) as client:
         yield client
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.emulator.neverbounce_helpers import LocalServer, wait_for
+from tests.emulator.polling import LocalServer, wait_for
 
 SUPPLIED = "support@neverbounce.com\ninvalid@neverbounce.com\nx@catchall.test\nx@mailinator.com\nunknown@example.com\nsupport@neverbounce.com\n"
 
@@ -73,9 +73,8 @@ class V3:
 
 
 @pytest.fixture
-def v3(emulator):
-    emulator.set_faults(rows_per_second=1e6)
-    client = V3(emulator)
+def v3(fast_emulator):
+    client = V3(fast_emulator)
     client.login()
     return client
 
