@@ -6,8 +6,10 @@ A vendor client describes each endpoint once, as an :class:`ApiCall` (the HTTP r
 function that turns the decoded answer into a value). :meth:`BaseClient.call` runs it with
 ``requests`` and tenacity; :meth:`BaseClient.acall` runs the same description with
 ``httpx.AsyncClient`` for triggers. Both share the retry policy, the error mapping, the timeouts
-and the redaction of secrets. Request bodies and download formats are in
-:mod:`airflow_provider_emailverify.clients.streams`. Nothing here imports Airflow.
+and the redaction of secrets. The neutral operations the hooks call are
+:class:`~airflow_provider_emailverify.clients.verification.VerificationClient`, built on
+:class:`BaseClient`; request bodies and download formats are in
+:mod:`~airflow_provider_emailverify.clients.streams`. Nothing here imports Airflow.
 """
 
 from __future__ import annotations
@@ -23,20 +25,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_provider_emailverify.clients.streams import iter_lines
-from airflow_provider_emailverify.exceptions import (
-    EmailVerificationError,
-    JobCreationUncertainError,
-    JobNotFoundError,
-    ThrottledError,
-    TransientError,
-)
+from airflow_provider_emailverify.exceptions import EmailVerificationError, ThrottledError, TransientError
 
 if TYPE_CHECKING:
     import httpx
     import requests
-
-    from airflow_provider_emailverify.jobs import JobInfo
-    from airflow_provider_emailverify.results import VerificationResult
 
 log = logging.getLogger(__name__)
 
@@ -521,108 +514,6 @@ def host_of(url: str) -> str:
     return urlsplit(url).netloc
 
 
-class VerificationClient(BaseClient):
-    """
-    The operations every vendor client offers, in neutral terms (what the hooks call).
-
-    :meth:`find_job` returns ``None`` for vendors that cannot search by name
-    (:attr:`can_find_jobs` is ``False``).
-    """
-
-    def submit_job(self, records: Iterable[dict[str, Any]], *, name: str | None = None) -> str:
-        """Create (and start) one vendor job from records with an ``email`` key; returns the job id."""
-        raise NotImplementedError
-
-    def job_status_call(self, job_id: str) -> ApiCall[JobInfo]:
-        """The status endpoint as an :class:`ApiCall` (shared by :meth:`get_job` and :meth:`aget_job`)."""
-        raise NotImplementedError
-
-    def cancel_call(self, job_id: str) -> ApiCall[Any]:
-        """The cancel/delete endpoint as an :class:`ApiCall` (shared by sync and async cancel)."""
-        raise NotImplementedError
-
-    def get_job(self, job_id: str) -> JobInfo:
-        return self.call(self.job_status_call(job_id))
-
-    async def aget_job(self, job_id: str, client: httpx.AsyncClient | None = None) -> JobInfo:
-        return await self.acall(self.job_status_call(job_id), client)
-
-    def cancel_job(self, job_id: str) -> None:
-        try:
-            self.call(self.cancel_call(job_id))
-        except JobNotFoundError:
-            log.info("%s job %s is already gone", self.vendor, job_id)
-
-    async def acancel_job(self, job_id: str, client: httpx.AsyncClient | None = None) -> None:
-        try:
-            await self.acall(self.cancel_call(job_id), client)
-        except JobNotFoundError:
-            log.info("%s job %s is already gone", self.vendor, job_id)
-
-    def iter_results(self, job_id: str) -> Iterator[VerificationResult]:
-        raise NotImplementedError
-
-    def verify_email(self, email: str) -> VerificationResult:
-        raise NotImplementedError
-
-    def find_job(self, name: str) -> str | None:
-        return None
-
-    def get_credits(self) -> int | None:
-        return None
-
-    def test_connection(self) -> tuple[bool, str]:
-        """Call the vendor's cheapest authenticated endpoint."""
-        raise NotImplementedError
-
-    def create_job_safely(self, call: ApiCall[str], *, name: str | None) -> str:
-        """
-        Run a job-creating ``call`` so that a retry never pays twice: when the request may have
-        reached the vendor and failed, look the job up by ``name`` before trying again (vendors
-        that can search); otherwise retry only failures that surely did not reach the vendor.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.call(call)
-            except TransientError as err:
-                if attempt >= self.retry.attempts:
-                    raise
-                if getattr(err, "sent", True):
-                    if not (self.can_find_jobs and name):
-                        raise
-                    found = self.find_job(name)
-                    if found is not None:
-                        log.info("%s job %r was created before the error: %s", self.vendor, name, found)
-                        return found
-                delay = self.retry.wait(attempt, err)
-                log.warning("%s create job %r: %s; retry in %.1fs", self.vendor, name, err, delay)
-                time.sleep(delay)
-
-    def create_job_once(self, call: ApiCall[str], *, name: str | None) -> str:
-        """
-        :meth:`create_job_safely`, but a creation that may have reached the vendor without an
-        answer (and cannot be looked up by name) raises :class:`JobCreationUncertainError`, which
-        is not transient: no retry layer re-submits it into a second paid job.
-        """
-        try:
-            return self.create_job_safely(call, name=name)
-        except TransientError as err:
-            if not getattr(err, "sent", True):
-                raise
-            raise JobCreationUncertainError(
-                self.redact(
-                    f"{self.vendor} {call.endpoint}: the request may have reached {self.vendor} but no answer "
-                    f"came back ({err.message}); a job may have been created. It was not submitted again, "
-                    f"to avoid paying twice: check the vendor's dashboard before retrying"
-                ),
-                vendor=self.vendor,
-                http_status=err.http_status,
-                vendor_message=err.vendor_message,
-            ) from None
-
-
 def with_params(call: ApiCall[T], **params: Any) -> ApiCall[T]:
     """``call`` with extra query parameters (for authentication in the query string)."""
     return replace(call, params={**(call.params or {}), **params})
@@ -634,6 +525,7 @@ def with_headers(call: ApiCall[T], **headers: str) -> ApiCall[T]:
 
 def with_form(call: ApiCall[T], **fields: Any) -> ApiCall[T]:
     return replace(call, data={**(call.data or {}), **fields})
+
 
 
 # -- logs of the HTTP libraries ------------------------------------------------------------------

@@ -19,8 +19,9 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_headers
+from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_headers
 from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, iter_json_array
+from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

@@ -19,8 +19,9 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_params
+from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_params
 from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, multipart_body
+from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_params
+from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_params
 from airflow_provider_emailverify.clients.neverbounce_formats import (
     _NO_CREDITS,
     _NOT_FOUND,
@@ -38,6 +38,7 @@ from airflow_provider_emailverify.clients.neverbounce_formats import (
     supplied_rows,
 )
 from airflow_provider_emailverify.clients.streams import SpooledBody
+from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

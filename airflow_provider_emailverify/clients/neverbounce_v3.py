@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote_plus, urlencode
 
-from airflow_provider_emailverify.clients.base import ApiCall, VerificationClient, extra_field, with_form
+from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_form
 from airflow_provider_emailverify.clients.neverbounce_formats import (
     _NO_CREDITS,
     _NOT_FOUND,
@@ -33,6 +33,7 @@ from airflow_provider_emailverify.clients.neverbounce_formats import (
     _unexpected,
 )
 from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records
+from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,

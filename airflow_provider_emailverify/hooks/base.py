@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from airflow_provider_emailverify.clients.base import VerificationClient
+    from airflow_provider_emailverify.clients.verification import VerificationClient
     from airflow_provider_emailverify.jobs import JobInfo
     from airflow_provider_emailverify.results import VerificationResult
 

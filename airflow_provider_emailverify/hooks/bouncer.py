@@ -10,8 +10,8 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-    from airflow_provider_emailverify.clients.base import VerificationClient
     from airflow_provider_emailverify.clients.bouncer import BouncerClient
+    from airflow_provider_emailverify.clients.verification import VerificationClient
     from airflow_provider_emailverify.results import VerificationResult
 
 

@@ -10,8 +10,8 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from airflow_provider_emailverify.clients.base import VerificationClient
     from airflow_provider_emailverify.clients.bouncify import BouncifyClient
+    from airflow_provider_emailverify.clients.verification import VerificationClient
     from airflow_provider_emailverify.results import VerificationResult
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_provider_emailverify.hooks.base import EmailVerificationHook
 
 if TYPE_CHECKING:
-    from airflow_provider_emailverify.clients.base import VerificationClient
     from airflow_provider_emailverify.clients.emailverifierapp import EmailVerifierAppClient
+    from airflow_provider_emailverify.clients.verification import VerificationClient
     from airflow_provider_emailverify.results import VerificationResult
 
 

@@ -10,9 +10,9 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from airflow_provider_emailverify.clients.base import VerificationClient
     from airflow_provider_emailverify.clients.neverbounce import NeverBounceClient
     from airflow_provider_emailverify.clients.neverbounce_v3 import NeverBounceV3Client
+    from airflow_provider_emailverify.clients.verification import VerificationClient
     from airflow_provider_emailverify.results import VerificationResult
 
 
