@@ -527,6 +527,10 @@ def with_form(call: ApiCall[T], **fields: Any) -> ApiCall[T]:
     return replace(call, data={**(call.data or {}), **fields})
 
 
+def no_result(body: Any) -> None:
+    """An :attr:`ApiCall.parse` for calls whose answer carries nothing the caller needs."""
+    return None
+
 
 # -- logs of the HTTP libraries ------------------------------------------------------------------
 class RedactingFilter(logging.Filter):

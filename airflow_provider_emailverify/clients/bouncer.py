@@ -19,8 +19,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_headers
-from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, iter_json_array
+from airflow_provider_emailverify.clients.base import ApiCall, extra_field, no_result, with_headers
+from airflow_provider_emailverify.clients.streams import checked_records, header_index, int_or_none, iter_json_array
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -137,11 +137,11 @@ def parse_batch(body: Any) -> JobInfo:
     vendor_status = str(body.get("status") or "")
     # Bouncer documents queued/processing/completed only; anything else is treated as still running.
     state = _JOB_STATES.get(vendor_status.lower(), JobState.RUNNING)
-    quantity = _int(body.get("quantity"))
-    unique = quantity - (_int(body.get("duplicates")) or 0) if quantity is not None else None
+    quantity = int_or_none(body.get("quantity"))
+    unique = quantity - (int_or_none(body.get("duplicates")) or 0) if quantity is not None else None
     stats = body.get("stats") if isinstance(body.get("stats"), dict) else {}
-    counts = {status: _int(stats.get(status)) or 0 for status in STATUSES} if stats else {}
-    processed = _int(body.get("processed"))
+    counts = {status: int_or_none(stats.get(status)) or 0 for status in STATUSES} if stats else {}
+    processed = int_or_none(body.get("processed"))
     if processed is None:
         processed = sum(counts.values()) if counts else 0
     if state is JobState.COMPLETED:
@@ -168,20 +168,9 @@ def parse_created(body: Any) -> str:
 
 
 def parse_credits(body: Any) -> int:
-    if not isinstance(body, dict) or _int(body.get("credits")) is None:
+    if not isinstance(body, dict) or int_or_none(body.get("credits")) is None:
         raise _error(f"unexpected credits answer {str(body)[:200]!r}")
     return int(body["credits"])
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None or value == "" else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _none(body: Any) -> None:
-    return None
 
 
 class BouncerClient(VerificationClient):
@@ -280,18 +269,15 @@ class BouncerClient(VerificationClient):
         :param name: a label for logs (Bouncer batches carry no name).
         """
         counter = [0]
-        with SpooledBody(self._json_array(records, counter)) as body:
-            call = ApiCall(
-                "POST",
-                BATCH,
-                "batch create",
-                parse=parse_created,
-                params={"callback": self.callback_url} if self.callback_url else None,
-                content=body.replay,
-                headers={"Content-Type": "application/json"},
-                idempotent=False,
-            )
-            job_id = self.create_job_once(call, name=name)
+        call = ApiCall(
+            "POST",
+            BATCH,
+            "batch create",
+            parse=parse_created,
+            params={"callback": self.callback_url} if self.callback_url else None,
+            headers={"Content-Type": "application/json"},
+        )
+        job_id, _ = self.create_job_from(self._json_array(records, counter), call, name=name)
         log.info("bouncer batch %s created for %d addresses (%s)", job_id, counter[0], name or "unnamed")
         return job_id
 
@@ -313,7 +299,7 @@ class BouncerClient(VerificationClient):
 
     def cancel_call(self, job_id: str) -> ApiCall[Any]:
         """Finish the batch early: unverified addresses are refunded (only while ``processing``)."""
-        return ApiCall("POST", f"{BATCH}/{job_id}/finish", "batch finish", parse=_none)
+        return ApiCall("POST", f"{BATCH}/{job_id}/finish", "batch finish", parse=no_result)
 
     def finish_job(self, job_id: str) -> None:
         """Stop a processing batch now; it completes with what was verified and refunds the rest."""
@@ -374,7 +360,7 @@ class BouncerClient(VerificationClient):
 
     def delete_job(self, job_id: str) -> None:
         """Delete a completed batch's addresses and results (irreversible)."""
-        self.call(ApiCall("DELETE", f"{BATCH}/{job_id}", "batch delete", parse=_none))
+        self.call(ApiCall("DELETE", f"{BATCH}/{job_id}", "batch delete", parse=no_result))
 
     def iter_results(self, job_id: str, *, download: str = "all") -> Iterator[VerificationResult]:
         """
@@ -430,11 +416,7 @@ class BouncerClient(VerificationClient):
         return self.call(ApiCall("GET", "/v1.1/credits", "credits", parse=parse_credits))
 
     def test_connection(self) -> tuple[bool, str]:
-        try:
-            credits = self.get_credits()
-        except EmailVerificationError as err:
-            return False, err.message
-        return True, f"Connected to Bouncer: {credits} credits available"
+        return self.credits_probe("Connected to Bouncer: {credits} credits available")
 
     # -- vendor-only endpoints -------------------------------------------------------------------
     def verify_batch_sync(self, emails: Sequence[str]) -> list[VerificationResult]:
@@ -467,12 +449,11 @@ class BouncerClient(VerificationClient):
     def create_toxicity_list(self, emails: Iterable[str], *, name: str | None = None) -> str:
         """Start a toxicity check (v1 API) of ``emails``; returns the list id (1 credit per address)."""
         addresses = (json.dumps(email) for _, _, email in checked_records(emails, vendor=VENDOR, max_rows=None))
-        with SpooledBody(_join_array(addresses)) as body:
-            call = ApiCall(
-                "POST", "/v1/toxicity/list", "toxicity create", parse=lambda b: str(_object(b)["id"]),
-                content=body.replay, headers={"Content-Type": "application/json"}, idempotent=False,
-            )
-            return self.create_job_once(call, name=name)
+        call = ApiCall(
+            "POST", "/v1/toxicity/list", "toxicity create", parse=lambda b: str(_object(b)["id"]),
+            headers={"Content-Type": "application/json"},
+        )
+        return self.create_job_from(_join_array(addresses), call, name=name)[0]
 
     def get_toxicity_list(self, list_id: str) -> dict[str, Any]:
         """Toxicity list state: ``{"id", "createdAt", "status": processing|completed|error}``."""
@@ -491,17 +472,15 @@ class BouncerClient(VerificationClient):
         return self.iter_restartable(open_rows, what=f"toxicity list {list_id} download")
 
     def delete_toxicity_list(self, list_id: str) -> None:
-        self.call(ApiCall("DELETE", f"/v1/toxicity/list/{list_id}", "toxicity delete", parse=_none))
+        self.call(ApiCall("DELETE", f"/v1/toxicity/list/{list_id}", "toxicity delete", parse=no_result))
 
     def create_sample(self, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         """Start a sampling estimate (v1 API) of a list; returns the sample object (``id``, ``finished``...)."""
-        counter = [0]
-        with SpooledBody(self._json_array(records, counter)) as body:
-            call = ApiCall(
-                "POST", "/v1/email/verify/batch/sample", "sample create", parse=_object,
-                content=body.replay, headers={"Content-Type": "application/json"}, idempotent=False,
-            )
-            return self.create_job_once(call, name=None)
+        call = ApiCall(
+            "POST", "/v1/email/verify/batch/sample", "sample create", parse=_object,
+            headers={"Content-Type": "application/json"},
+        )
+        return self.create_job_from(self._json_array(records, [0]), call, name=None)[0]
 
     def get_sample(self, sample_id: str) -> dict[str, Any]:
         """A sampling estimate: ``finished``, ``bounceEstimate`` (percent), ``analysed``, ``toxicity``."""
@@ -511,7 +490,7 @@ class BouncerClient(VerificationClient):
 def _embedded_error_status(body: Any) -> int | None:
     """The error status of an error envelope served with a 2xx code (``status`` may be ``"404"``)."""
     if isinstance(body, dict) and "error" in body and "message" in body:
-        status = _int(body.get("status"))
+        status = int_or_none(body.get("status"))
         if status is not None and status >= 400:
             return status
     return None

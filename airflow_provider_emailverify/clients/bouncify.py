@@ -19,8 +19,14 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_params
-from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, multipart_body
+from airflow_provider_emailverify.clients.base import ApiCall, extra_field, no_result, with_params
+from airflow_provider_emailverify.clients.streams import (
+    blocks,
+    checked_records,
+    header_index,
+    int_or_none,
+    multipart_body,
+)
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -104,13 +110,13 @@ def parse_status(body: Any) -> JobInfo:
         raise _error(f"unexpected job status answer {str(body)[:200]!r}")
     vendor_status = str(body["status"])
     state = _JOB_STATES.get(vendor_status.lower(), JobState.RUNNING)
-    total = _int(body.get("total"))
-    verified = _int(body.get("verified")) or 0
+    total = int_or_none(body.get("total"))
+    verified = int_or_none(body.get("verified")) or 0
     results = body.get("results") if isinstance(body.get("results"), dict) else {}
     counts: dict[str, int] = {}
     for key, value in results.items():
         status = neutral_status(VENDOR, key)
-        counts[status] = counts.get(status, 0) + (_int(value) or 0)
+        counts[status] = counts.get(status, 0) + (int_or_none(value) or 0)
     if state is JobState.COMPLETED:
         progress, verified = 1.0, verified or (total or 0)
     else:
@@ -136,7 +142,7 @@ def parse_job_id(body: Any) -> str:
 
 def parse_credits(body: Any) -> int:
     info = body.get("credits_info") if isinstance(body, dict) else None
-    if not isinstance(info, dict) or _int(info.get("credits_remaining")) is None:
+    if not isinstance(info, dict) or int_or_none(info.get("credits_remaining")) is None:
         raise _error(f"unexpected account answer {str(body)[:200]!r}")
     return int(info["credits_remaining"])
 
@@ -189,22 +195,11 @@ def csv_row_parser(header: Sequence[str], *, job_id: str | None):
     return parse
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None or value == "" else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _ok(body: Any) -> bool:
     """Bouncify's ``success`` flag (boolean or the strings ``"true"``/``"false"``); absent counts as ok."""
     if not isinstance(body, dict) or "success" not in body:
         return True
     return parse_bool(body["success"]) is not False
-
-
-def _none(body: Any) -> None:
-    return None
 
 
 #: Vendor error text (lower-cased) -> exception, first match wins.
@@ -320,24 +315,20 @@ class BouncifyClient(VerificationClient):
         filename = (re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:100] if name else "emails") + ".csv"
         content_type, generate = multipart_body(
             {}, file_field="local_file", filename=filename, content_type="text/csv",
-            chunks=lambda: self._csv_file(records, counter),
+            chunks=lambda: blocks(self._csv_lines(records, counter)),
         )
-        with SpooledBody(generate()) as body:
-            call = ApiCall(
-                "POST", "/v1/bulk", "bulk upload", parse=parse_job_id, content=body.replay,
-                headers={"Content-Type": content_type}, idempotent=False,
-            )
-            job_id = self.create_job_once(call, name=name)
+        call = ApiCall("POST", "/v1/bulk", "bulk upload", parse=parse_job_id, headers={"Content-Type": content_type})
+        job_id, _ = self.create_job_from(generate(), call, name=name)
         log.info("bouncify list %s uploaded with %d addresses (%s)", job_id, counter[0], filename)
         self.start_job(job_id, wait_ready=True)
         return job_id
 
-    def _csv_file(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:
-        """The upload CSV in blocks, refusing (before sending) a file over the byte limit."""
+    def _csv_lines(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:
+        """The upload CSV line by line, refusing (before sending) a file over the byte limit."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         columns: list[str] | None = None
-        size, block, block_size = 0, [], 0
+        size = 0
         for index, record, email in checked_records(records, vendor=VENDOR, max_rows=self.max_job_size):
             record = record if isinstance(record, dict) else {"email": email}
             if columns is None:
@@ -355,13 +346,7 @@ class BouncifyClient(VerificationClient):
                     vendor=VENDOR,
                 )
             counter[0] = index
-            block.append(line)
-            block_size += len(line)
-            if block_size >= 64 * 1024:
-                yield b"".join(block)
-                block, block_size = [], 0
-        if block:
-            yield b"".join(block)
+            yield line
 
     def start_job(self, job_id: str, *, wait_ready: bool = True) -> None:
         """
@@ -372,7 +357,7 @@ class BouncifyClient(VerificationClient):
         """
         if wait_ready:
             self._wait_prepared(job_id)
-        call = ApiCall("PATCH", f"/v1/bulk/{job_id}", "bulk start", parse=_none, json={"action": "start"})
+        call = ApiCall("PATCH", f"/v1/bulk/{job_id}", "bulk start", parse=no_result, json={"action": "start"})
         try:
             self.call(call)
         except JobNotReadyError as err:
@@ -413,7 +398,7 @@ class BouncifyClient(VerificationClient):
 
     def cancel_call(self, job_id: str) -> ApiCall[Any]:
         """Delete the list (Bouncify lists cannot be stopped once verifying)."""
-        return self._bulk("DELETE", job_id, "bulk delete", parse=_none)
+        return self._bulk("DELETE", job_id, "bulk delete", parse=no_result)
 
     def delete_job(self, job_id: str) -> None:
         """Delete a list that is ready, completed or failed (permanent)."""
@@ -517,8 +502,4 @@ class BouncifyClient(VerificationClient):
         return self.call(ApiCall("GET", "/v1/info", "info", parse=parse_credits))
 
     def test_connection(self) -> tuple[bool, str]:
-        try:
-            credits = self.get_credits()
-        except EmailVerificationError as err:
-            return False, err.message
-        return True, f"Connected to Bouncify: {credits} credits remaining"
+        return self.credits_probe("Connected to Bouncify: {credits} credits remaining")

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import csv
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
 from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_form, with_params
-from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records, header_index, multipart_body
+from airflow_provider_emailverify.clients.streams import blocks, checked_records, header_index, multipart_body
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -322,13 +323,13 @@ class EmailVerifierAppClient(VerificationClient):
         token_part = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="user_API_token"\r\n\r\n{self.api_key}\r\n'
         ).encode()
-        with SpooledBody(_blocks(generate())) as body:
-            call = ApiCall(
-                "POST", self.settings["batch_path"], "batch_process", parse=parse_job_ids,
-                content=lambda: body.replay(prefix=token_part), headers={"Content-Type": content_type},
-                idempotent=False,
-            )
-            ids = self.create_job_once(call, name=name)
+        call = ApiCall(
+            "POST", self.settings["batch_path"], "batch_process", parse=parse_job_ids,
+            headers={"Content-Type": content_type},
+        )
+        ids, _ = self.create_job_from(
+            blocks(generate()), call, name=name, content=lambda spool: partial(spool.replay, prefix=token_part)
+        )
         if len(ids) > 1:
             log.warning("emailverifierapp batch_process returned %d job ids for one file: %s", len(ids), ids)
         log.info("emailverifierapp job %s created for %d addresses (%s)", ids[0], counter[0], name or "unnamed")
@@ -447,17 +448,3 @@ class EmailVerifierAppClient(VerificationClient):
         except EmailVerificationError as err:
             return False, err.message
         return True, "Connected to Email Verifier App"
-
-
-def _blocks(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
-    """Small chunks (one line each) regrouped into blocks of about ``size`` bytes."""
-    block: list[bytes] = []
-    length = 0
-    for chunk in chunks:
-        block.append(chunk)
-        length += len(chunk)
-        if length >= size:
-            yield b"".join(block)
-            block, length = [], 0
-    if block:
-        yield b"".join(block)

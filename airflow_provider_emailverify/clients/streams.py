@@ -3,10 +3,11 @@
 Request bodies and downloads the vendor clients share: pure byte and record handling, no HTTP.
 
 Uploads are built once from the caller's records (checked row by row with
-:func:`checked_records`), spooled by :class:`SpooledBody` so that every retry sends the same
-bytes, or streamed as multipart forms (:func:`multipart_body`). Downloads are read in constant
-memory: CSV columns are found by name with :func:`header_index` and JSON arrays decoded element
-by element with :func:`iter_json_array`.
+:func:`checked_records`), grouped into :func:`blocks` or wrapped as multipart forms
+(:func:`multipart_body`), and spooled by :class:`SpooledBody` so that every retry sends the same
+bytes. Downloads are read in constant memory: lines with :func:`iter_lines`, CSV columns found
+by name with :func:`header_index`, JSON arrays decoded element by element with
+:func:`iter_json_array`.
 """
 
 from __future__ import annotations
@@ -112,6 +113,20 @@ def multipart_body(
     return f"multipart/form-data; boundary={boundary}", generate
 
 
+def blocks(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+    """Small chunks (a line each, say) regrouped into blocks of about ``size`` bytes."""
+    block: list[bytes] = []
+    length = 0
+    for chunk in chunks:
+        block.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(block)
+            block, length = [], 0
+    if block:
+        yield b"".join(block)
+
+
 # -- input records and downloads ----------------------------------------------------------------
 def checked_records(
     records: Iterable[Any], *, vendor: str, max_rows: int | None
@@ -154,6 +169,14 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
             yield line.rstrip(b"\r").decode("utf-8")
     if pending:
         yield pending.rstrip(b"\r").decode("utf-8")
+
+
+def int_or_none(value: Any) -> int | None:
+    """An integer field of a vendor answer (a number or a numeric string); ``None`` when absent or not one."""
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def header_index(header: Iterable[str], *names: str) -> int | None:

@@ -4,20 +4,28 @@ The operations every vendor client offers in neutral terms, on top of the transp
 :class:`~airflow_provider_emailverify.clients.base.BaseClient`: submit a job, follow and cancel
 it, read its results, verify one address, test the connection. Job creation is paid for, so it
 runs through :meth:`VerificationClient.create_job_safely` or
-:meth:`VerificationClient.create_job_once`, which never let a retry pay twice.
+:meth:`VerificationClient.create_job_once`, which never let a retry pay twice;
+:meth:`VerificationClient.create_job_from` adds the spooled request body uploads need.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_emailverify.clients.base import BaseClient
-from airflow_provider_emailverify.exceptions import JobCreationUncertainError, JobNotFoundError, TransientError
+from airflow_provider_emailverify.clients.streams import SpooledBody
+from airflow_provider_emailverify.exceptions import (
+    EmailVerificationError,
+    JobCreationUncertainError,
+    JobNotFoundError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     import httpx
 
@@ -26,6 +34,8 @@ if TYPE_CHECKING:
     from airflow_provider_emailverify.results import VerificationResult
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class VerificationClient(BaseClient):
@@ -82,6 +92,20 @@ class VerificationClient(BaseClient):
         """Call the vendor's cheapest authenticated endpoint."""
         raise NotImplementedError
 
+    def credits_probe(self, connected: str, *, vendor_words: bool = False) -> tuple[bool, str]:
+        """
+        :meth:`test_connection` through :meth:`get_credits`, the cheapest authenticated call of
+        most vendors.
+
+        :param connected: the text when it works, ``{credits}`` standing for the balance.
+        :param vendor_words: on failure, report the vendor's own message when it sent one.
+        """
+        try:
+            credits = self.get_credits()
+        except EmailVerificationError as err:
+            return False, (err.vendor_message if vendor_words else None) or err.message
+        return True, connected.format(credits=credits)
+
     def create_job_safely(self, call: ApiCall[str], *, name: str | None) -> str:
         """
         Run a job-creating ``call`` so that a retry never pays twice: when the request may have
@@ -128,3 +152,28 @@ class VerificationClient(BaseClient):
                 http_status=err.http_status,
                 vendor_message=err.vendor_message,
             ) from None
+
+    def create_job_from(
+        self,
+        chunks: Iterable[bytes],
+        call: ApiCall[T],
+        *,
+        name: str | None,
+        limit: int | None = None,
+        content: Callable[[SpooledBody], Any] | None = None,
+    ) -> tuple[T, int]:
+        """
+        Run a job-creating ``call`` whose body is generated once from ``chunks``.
+
+        The body is spooled first (:class:`~airflow_provider_emailverify.clients.streams.SpooledBody`:
+        constant memory, refused past ``limit`` bytes before anything is sent, the same bytes on
+        every retry). The call is not idempotent: it runs through :meth:`create_job_safely` when
+        the vendor can find jobs by name, else through :meth:`create_job_once`.
+
+        :param content: makes the call's content from the spool (default: the spool's replay).
+        :returns: the parsed answer and the body's size in bytes.
+        """
+        with SpooledBody(chunks, limit=limit) as spool:
+            body = spool.replay if content is None else content(spool)
+            create = self.create_job_safely if self.can_find_jobs else self.create_job_once
+            return create(replace(call, content=body, idempotent=False), name=name), spool.size
