@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,13 +30,14 @@ from airflow_provider_emailverify.clients.neverbounce_formats import (
     VENDOR,
     _int,
     _unexpected,
+    created_job_id,
     credits_from_account,
     job_info_from_status,
+    job_name,
     result_from_verification,
     rows_from_download,
     supplied_rows,
 )
-from airflow_provider_emailverify.clients.streams import SpooledBody
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -54,6 +54,7 @@ from airflow_provider_emailverify.results import parse_bool
 
 if TYPE_CHECKING:
     from airflow_provider_emailverify.clients.base import RawResponse
+    from airflow_provider_emailverify.clients.streams import SpooledBody
     from airflow_provider_emailverify.jobs import JobInfo
     from airflow_provider_emailverify.results import VerificationResult
 
@@ -209,11 +210,8 @@ class NeverBounceClient(VerificationClient):
         return credits_from_account(self.account_info())
 
     def test_connection(self) -> tuple[bool, str]:
-        try:
-            credits = credits_from_account(self.account_info())
-        except EmailVerificationError as err:
-            return False, err.vendor_message or str(err)
-        return True, f"Connected to NeverBounce {self.api_version}: {credits} credits available"
+        connected = f"Connected to NeverBounce {self.api_version}: {{credits}} credits available"
+        return self.credits_probe(connected, vendor_words=True)
 
     def verify_email(self, email: str, *, timeout: int | None = None) -> VerificationResult:
         """
@@ -268,7 +266,7 @@ class NeverBounceClient(VerificationClient):
         :param name: the job's filename; a unique one is generated when omitted.
         :raises PayloadTooLargeError: when the body would exceed ``max_payload_bytes`` (25 MB).
         """
-        name = name or f"emailverify-{uuid.uuid4().hex}"
+        name = job_name(name)
         options = self._create_options(name, auto_start=True, run_sample=False)
         head = json.dumps({"input_location": "supplied", **options})[1:-1].encode() + b',"input":'
         limit = int(self._extra("max_payload_bytes", MAX_PAYLOAD_BYTES))
@@ -278,18 +276,15 @@ class NeverBounceClient(VerificationClient):
             yield from supplied_rows(records)
             yield b"}"
 
-        with SpooledBody(chunks(), limit=limit) as spool:
-            call = ApiCall(
-                method="POST",
-                path=f"/{self.api_version}/jobs/create",
-                endpoint="jobs/create",
-                parse=lambda body: str(body["job_id"]),
-                content=_JsonObjectBody(spool),
-                headers={"Content-Type": "application/json"},
-                idempotent=False,
-            )
-            job_id = self.create_job_safely(call, name=name)
-        log.info("NeverBounce job %s created (%s, %d bytes)", job_id, name, spool.size)
+        call = ApiCall(
+            method="POST",
+            path=f"/{self.api_version}/jobs/create",
+            endpoint="jobs/create",
+            parse=created_job_id,
+            headers={"Content-Type": "application/json"},
+        )
+        job_id, size = self.create_job_from(chunks(), call, name=name, limit=limit, content=_JsonObjectBody)
+        log.info("NeverBounce job %s created (%s, %d bytes)", job_id, name, size)
         return job_id
 
     def create_remote_job(
@@ -311,10 +306,10 @@ class NeverBounceClient(VerificationClient):
         :param run_sample: run the free sample analysis instead of the full run.
         :param auto_parse: index the file at once (else call :meth:`parse_job`).
         """
-        name = name or f"emailverify-{uuid.uuid4().hex}"
+        name = job_name(name)
         call = self.endpoint_call(
             "jobs/create",
-            lambda body: str(body["job_id"]),
+            created_job_id,
             input_location="remote_url",
             input=url,
             **self._create_options(name, auto_start=auto_start, run_sample=run_sample, auto_parse=auto_parse),

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,32 @@ def _int(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError):
         return None
+
+
+def job_name(name: str | None) -> str:
+    """The ``filename`` a job is created with: ``name``, else a unique one (a retry finds the job by it)."""
+    return name or f"emailverify-{uuid.uuid4().hex}"
+
+
+def created_job_id(body: Mapping[str, Any]) -> str:
+    """The ``job_id`` of a job-creation answer."""
+    return str(body["job_id"])
+
+
+def neutral_counts(totals: Mapping[str, Any]) -> dict[str, int]:
+    """
+    Neutral status counts from a job's verdict counters (``valid``, ``invalid``, ``disposable``,
+    ``catchall``, ``unknown``; numbers or numeric strings); empty when none is reported.
+    """
+    verdicts = {name: _int(totals.get(name)) for name in ("valid", "invalid", "disposable", "catchall", "unknown")}
+    if all(value is None for value in verdicts.values()):
+        return {}
+    return {
+        "deliverable": verdicts["valid"] or 0,
+        "risky": (verdicts["disposable"] or 0) + (verdicts["catchall"] or 0),
+        "undeliverable": verdicts["invalid"] or 0,
+        "unknown": verdicts["unknown"] or 0,
+    }
 
 
 def credits_from_account(body: Mapping[str, Any]) -> int | None:
@@ -135,15 +162,7 @@ def job_info_from_status(body: Mapping[str, Any], *, header_row_counted: bool = 
     if not records and vendor_status in ("uploading", "parsing"):
         records = None  # not counted yet
     processed = _int(total.get("processed")) or 0
-    verdicts = {name: _int(total.get(name)) for name in ("valid", "invalid", "disposable", "catchall", "unknown")}
-    counts: dict[str, int] = {}
-    if any(value is not None for value in verdicts.values()):
-        counts = {
-            "deliverable": verdicts["valid"] or 0,
-            "risky": (verdicts["disposable"] or 0) + (verdicts["catchall"] or 0),
-            "undeliverable": verdicts["invalid"] or 0,
-            "unknown": verdicts["unknown"] or 0,
-        }
+    counts = neutral_counts(total)
     percent = body.get("percent_complete")
     if state == JobState.COMPLETED:
         progress = 1.0

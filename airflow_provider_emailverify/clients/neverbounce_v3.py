@@ -16,7 +16,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,8 +30,11 @@ from airflow_provider_emailverify.clients.neverbounce_formats import (
     _cell,
     _int,
     _unexpected,
+    created_job_id,
+    job_name,
+    neutral_counts,
 )
-from airflow_provider_emailverify.clients.streams import SpooledBody, checked_records
+from airflow_provider_emailverify.clients.streams import checked_records
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     import httpx
 
     from airflow_provider_emailverify.clients.base import RawResponse
+    from airflow_provider_emailverify.clients.streams import SpooledBody
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +131,7 @@ def job_info_from_status(body: Mapping[str, Any]) -> JobInfo:
     stats = body.get("stats") or {}
     total = _int(stats.get("total"))
     processed = _int(stats.get("processed")) or 0
-    verdicts = {name: _int(stats.get(name)) for name in ("valid", "invalid", "disposable", "catchall", "unknown")}
-    counts: dict[str, int] = {}
-    if any(value is not None for value in verdicts.values()):
-        counts = {
-            "deliverable": verdicts["valid"] or 0,
-            "risky": (verdicts["disposable"] or 0) + (verdicts["catchall"] or 0),
-            "undeliverable": verdicts["invalid"] or 0,
-            "unknown": verdicts["unknown"] or 0,
-        }
+    counts = neutral_counts(stats)
     if state == JobState.COMPLETED:
         progress = 1.0
     elif stats.get("percent_complete") not in (None, ""):
@@ -434,11 +429,7 @@ class NeverBounceV3Client(VerificationClient):
         return _int(self.account().get("credits"))
 
     def test_connection(self) -> tuple[bool, str]:
-        try:
-            credits = self.get_credits()
-        except EmailVerificationError as err:
-            return False, err.vendor_message or str(err)
-        return True, f"Connected to NeverBounce v3: {credits} credits available"
+        return self.credits_probe("Connected to NeverBounce v3: {credits} credits available", vendor_words=True)
 
     def verify_email(self, email: str) -> VerificationResult:
         """``/v3/single`` (1 credit)."""
@@ -454,7 +445,7 @@ class NeverBounceV3Client(VerificationClient):
         :param records: mappings with an ``email`` key (other keys are passed through), or strings.
         :param name: the job's filename; a unique one is generated when omitted.
         """
-        name = name or f"emailverify-{uuid.uuid4().hex}"
+        name = job_name(name)
         head = urlencode({"input_location": 1, "filename": name}).encode() + b"&input="
         limit = int(self.extras.get("max_payload_bytes") or MAX_PAYLOAD_BYTES)
 
@@ -463,26 +454,23 @@ class NeverBounceV3Client(VerificationClient):
             for text in csv_rows(records):
                 yield quote_plus(text).encode()
 
-        with SpooledBody(chunks(), limit=limit) as spool:
-            call = ApiCall(
-                method="POST",
-                path="/v3/bulk",
-                endpoint="bulk",
-                parse=lambda body: str(body["job_id"]),
-                content=_FormBody(spool),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                idempotent=False,
-            )
-            job_id = self.create_job_safely(call, name=name)
-        log.info("NeverBounce v3 job %s created (%s, %d bytes)", job_id, name, spool.size)
+        call = ApiCall(
+            method="POST",
+            path="/v3/bulk",
+            endpoint="bulk",
+            parse=created_job_id,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        job_id, size = self.create_job_from(chunks(), call, name=name, limit=limit, content=_FormBody)
+        log.info("NeverBounce v3 job %s created (%s, %d bytes)", job_id, name, size)
         return job_id
 
     def create_remote_job(self, url: str, *, name: str | None = None, run_sample: bool = False) -> str:
         """``/v3/bulk`` from a remote file (``input_location=0``)."""
-        name = name or f"emailverify-{uuid.uuid4().hex}"
+        name = job_name(name)
         call = self.endpoint_call(
             "bulk",
-            lambda body: str(body["job_id"]),
+            created_job_id,
             input_location=0,
             input=url,
             filename=name,
