@@ -68,18 +68,32 @@ class EmulatorHandle:
         return json.dumps(conn)
 
 
+_shared: EmulatorServer | None = None
+
+
+def _shared_server() -> EmulatorServer:
+    """One emulator per test process, started on first use and stopped at exit."""
+    global _shared
+    if _shared is None:
+        import atexit
+
+        _shared = EmulatorServer().start()
+        atexit.register(_shared.stop)
+    return _shared
+
+
 @pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    """One emulator for the whole session (started on a free loopback port)."""
-    server = EmulatorServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def emulator_server() -> EmulatorServer:
+    """The emulator shared by the whole session (started on a free loopback port)."""
+    return _shared_server()
 
 
 @pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorHandle]:
-    """The session's emulator, reset before each test."""
-    emulator_server.state.reset()
-    yield EmulatorHandle(emulator_server)
+def emulator() -> Iterator[EmulatorHandle]:
+    """
+    The session's emulator, reset before each test. Importing this fixture alone into a
+    ``conftest.py`` is enough: it needs no other fixture.
+    """
+    server = _shared_server()
+    server.state.reset()
+    yield EmulatorHandle(server)
