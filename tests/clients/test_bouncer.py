@@ -11,7 +11,6 @@ from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     InsufficientCreditsError,
     InvalidRequestError,
-    JobCreationUncertainError,
     JobNotFoundError,
     JobNotReadyError,
     PayloadTooLargeError,
@@ -23,9 +22,13 @@ from tests.clients.vendor_cases import (
     BOUNCER,
     BOUNCER_COUNTS,
     FAST_RETRY,
+    check_creation_is_not_repeated,
+    check_download_restarts,
+    check_single_verdict,
     neutral,
     records,
     run_under_faults,
+    vendor_client,
     wait_for,
 )
 
@@ -33,30 +36,12 @@ VENDOR = "bouncer"
 
 
 def make_client(emulator, *, api_key=None, retry=FAST_RETRY, **extras) -> BouncerClient:
-    client = BouncerClient(
-        api_key=emulator.api_key if api_key is None else api_key,
-        base_url=emulator.base_url(VENDOR),
-        retry=retry,
-        extras=extras,
-    )
-    client.poll_interval = 0.05
-    return client
-
-
-@pytest.fixture
-def client(emulator):
-    emulator.set_faults(rows_per_second=1_000_000)
-    bouncer = make_client(emulator)
-    yield bouncer
-    bouncer.close()
+    return vendor_client(BouncerClient, emulator, api_key=api_key, retry=retry, poll_interval=0.05, extras=extras)
 
 
 @pytest.mark.parametrize("email", list(BOUNCER))
 def test_real_time_verdicts(client, email):
-    row = client.verify_email(email)
-    assert row.email == email
-    assert neutral(row) == BOUNCER[email]
-    assert (row.vendor, row.job_id) == (VENDOR, None)
+    check_single_verdict(client, email, BOUNCER)
 
 
 @pytest.mark.parametrize("download_format", ["json", "csv"])
@@ -223,23 +208,9 @@ def test_vendor_only_endpoints(client, emulator):
 
 def test_a_broken_download_restarts_without_losing_or_repeating_rows(emulator):
     emulator.set_faults(rows_per_second=1_000_000)
-    client = make_client(emulator)
-    emails = [f"user{i}@example.com" for i in range(10_000)]
-    job_id = client.submit_job(records(emails))
-    wait_for(client, job_id)
-    emulator.set_faults(disconnect_rate=0.5, seed=3)
-    assert [row.email for row in client.iter_results(job_id)] == emails
-    assert emulator.stats()["faults"].get("disconnect", 0) > 0
+    check_download_restarts(emulator, make_client(emulator), [f"user{i}@example.com" for i in range(10_000)])
 
 
 def test_creation_is_retried_only_when_bouncer_surely_did_not_act(emulator):
     """503 and 429 say the request was not handled: retried. A lost answer is not: one batch at most."""
-    client = make_client(emulator)
-    emulator.set_faults(error_rate=0.5, throttle_rate=0.3, seed=5)
-    job_id = client.submit_job(records(["a@example.com"]))
-    assert emulator.stats()["jobs_created"][VENDOR] == 1 and job_id
-    emulator.reset()
-    emulator.set_faults(disconnect_rate=1.0)
-    with pytest.raises(JobCreationUncertainError, match="may have been created"):
-        client.submit_job(records(["a@example.com"]))
-    assert emulator.stats()["jobs_created"].get(VENDOR, 0) == 1
+    check_creation_is_not_repeated(emulator, make_client(emulator), error_rate=0.5, throttle_rate=0.3, seed=5)

@@ -13,7 +13,6 @@ from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     InsufficientCreditsError,
     InvalidRequestError,
-    JobCreationUncertainError,
     JobNotFoundError,
     JobNotReadyError,
     TransientError,
@@ -23,9 +22,13 @@ from tests.clients.vendor_cases import (
     EVA_BATCH,
     EVA_SINGLE,
     FAST_RETRY,
+    check_creation_is_not_repeated,
+    check_download_restarts,
+    check_single_verdict,
     neutral,
     records,
     run_under_faults,
+    vendor_client,
     wait_for,
 )
 
@@ -33,28 +36,12 @@ VENDOR = "emailverifierapp"
 
 
 def make_client(emulator, *, api_key=None, retry=FAST_RETRY, **extras) -> EmailVerifierAppClient:
-    return EmailVerifierAppClient(
-        api_key=emulator.api_key if api_key is None else api_key,
-        base_url=emulator.base_url(VENDOR),
-        retry=retry,
-        extras=extras,
-    )
-
-
-@pytest.fixture
-def client(emulator):
-    emulator.set_faults(rows_per_second=1_000_000)
-    eva = make_client(emulator)
-    yield eva
-    eva.close()
+    return vendor_client(EmailVerifierAppClient, emulator, api_key=api_key, retry=retry, extras=extras)
 
 
 @pytest.mark.parametrize("email", list(EVA_SINGLE))
 def test_real_time_verdicts(client, email):
-    row = client.verify_email(email)
-    assert row.email == email
-    assert neutral(row) == EVA_SINGLE[email]
-    assert (row.vendor, row.job_id) == (VENDOR, None)
+    check_single_verdict(client, email, EVA_SINGLE)
 
 
 def test_attribute_page_body_profile(client, emulator):
@@ -194,22 +181,9 @@ def test_ten_thousand_addresses_under_faults_make_one_job(emulator):
 
 def test_broken_result_files_restart_without_losing_or_repeating_rows(emulator):
     emulator.set_faults(rows_per_second=1_000_000)
-    client = make_client(emulator)
     emails = [f"user{i}@example.com" for i in range(5_000)] + [f"u{i}@invalid.test" for i in range(5_000)]
-    job_id = client.submit_job(records(emails))
-    wait_for(client, job_id)
-    emulator.set_faults(disconnect_rate=0.5, seed=3)
-    assert sorted(row.email for row in client.iter_results(job_id)) == sorted(emails)
-    assert emulator.stats()["faults"].get("disconnect", 0) > 0
+    check_download_restarts(emulator, make_client(emulator), emails, ordered=False)
 
 
 def test_upload_is_retried_only_when_the_vendor_surely_did_not_act(emulator):
-    client = make_client(emulator)
-    emulator.set_faults(error_rate=0.5, seed=5, rows_per_second=1_000_000)
-    assert client.submit_job(records(["a@example.com"]))
-    assert emulator.stats()["jobs_created"][VENDOR] == 1
-    emulator.reset()
-    emulator.set_faults(disconnect_rate=1.0)
-    with pytest.raises(JobCreationUncertainError, match="may have been created"):
-        client.submit_job(records(["a@example.com"]))
-    assert emulator.stats()["jobs_created"].get(VENDOR, 0) == 1
+    check_creation_is_not_repeated(emulator, make_client(emulator), error_rate=0.5, seed=5, rows_per_second=1_000_000)

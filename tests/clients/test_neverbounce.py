@@ -22,14 +22,6 @@ from airflow_provider_emailverify.jobs import JobState
 from tests.clients.neverbounce_cases import COUNTS, FAST_RETRY, VERDICTS, expected, neutral, records, wait_for
 
 
-@pytest.fixture
-def client(emulator):
-    emulator.set_faults(rows_per_second=1_000_000)
-    nb = NeverBounceClient(api_key=emulator.api_key, base_url=emulator.base_url("neverbounce"), retry=FAST_RETRY)
-    yield nb
-    nb.close()
-
-
 def make_client(emulator, **extras) -> NeverBounceClient:
     return NeverBounceClient(
         api_key=emulator.api_key, base_url=emulator.base_url("neverbounce"), retry=FAST_RETRY, extras=extras

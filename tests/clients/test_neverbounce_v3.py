@@ -26,14 +26,6 @@ def make_client(emulator, *, secret: str | None = None, **extras) -> NeverBounce
     )
 
 
-@pytest.fixture
-def client(emulator):
-    emulator.set_faults(rows_per_second=1_000_000)
-    v3 = make_client(emulator)
-    yield v3
-    v3.close()
-
-
 def v3_requests(emulator, endpoint: str) -> int:
     counters = emulator.stats()["requests"].get("neverbounce_v3", {})
     return sum(n for path, n in counters.items() if path.rstrip("/").endswith("/" + endpoint))

@@ -9,7 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from airflow_provider_emailverify.clients.base import RetryPolicy
+from airflow_provider_emailverify.exceptions import JobCreationUncertainError
 
 #: Small backoffs (and a short cap on Retry-After) so fault tests run fast.
 FAST_RETRY = RetryPolicy(attempts=10, initial=0.01, maximum=0.1, max_retry_after=0.1)
@@ -97,6 +100,30 @@ def neutral(row: Any) -> tuple[Any, ...]:
     return tuple(getattr(row, name) for name in FIELDS)
 
 
+def vendor_client(
+    cls: Any, emulator: Any, *, api_key: str | None = None, retry: RetryPolicy = FAST_RETRY,
+    poll_interval: float | None = None, extras: dict[str, Any] | None = None,
+) -> Any:
+    """A ``cls`` client on the emulator: its key unless ``api_key`` is given, fast retries, short polls."""
+    client = cls(
+        api_key=emulator.api_key if api_key is None else api_key,
+        base_url=emulator.base_url(cls.vendor),
+        retry=retry,
+        extras=dict(extras or {}),
+    )
+    if poll_interval is not None:
+        client.poll_interval = poll_interval
+    return client
+
+
+def check_single_verdict(client: Any, email: str, table: dict[str, tuple[Any, ...]]) -> None:
+    """One real-time verification of ``email`` gives the neutral columns ``table`` expects, outside any job."""
+    row = client.verify_email(email)
+    assert row.email == email
+    assert neutral(row) == table[email]
+    assert (row.vendor, row.job_id) == (client.vendor, None)
+
+
 def records(emails: list[str]) -> list[dict[str, Any]]:
     return [{"email": email, "id": str(index)} for index, email in enumerate(emails)]
 
@@ -124,6 +151,32 @@ def many(n: int) -> list[str]:
 FAULTS = {"error_rate": 0.2, "throttle_rate": 0.1, "disconnect_rate": 0.05, "rows_per_second": 1_000_000}
 
 
+def check_download_restarts(emulator: Any, client: Any, emails: list[str], *, ordered: bool = True) -> None:
+    """A finished job's results come whole through dropped connections: no row lost or repeated."""
+    job_id = client.submit_job(records(emails))
+    wait_for(client, job_id)
+    emulator.set_faults(disconnect_rate=0.5, seed=3)
+    got = [row.email for row in client.iter_results(job_id)]
+    assert (got if ordered else sorted(got)) == (emails if ordered else sorted(emails))
+    assert emulator.stats()["faults"].get("disconnect", 0) > 0
+
+
+def check_creation_is_not_repeated(emulator: Any, client: Any, **faults: Any) -> None:
+    """
+    Creation refused before the vendor acted (``faults``: 503, 429) is retried into one job; an
+    answer lost after it acted raises ``JobCreationUncertainError`` instead of a second job.
+    """
+    vendor = client.vendor
+    emulator.set_faults(**faults)
+    assert client.submit_job(records(["a@example.com"]))
+    assert emulator.stats()["jobs_created"][vendor] == 1
+    emulator.reset()
+    emulator.set_faults(disconnect_rate=1.0)
+    with pytest.raises(JobCreationUncertainError, match="may have been created"):
+        client.submit_job(records(["a@example.com"]))
+    assert emulator.stats()["jobs_created"].get(vendor, 0) == 1
+
+
 def run_under_faults(emulator: Any, vendor: str, make_client: Any, *, n: int = 10_000, seeds=range(1, 9)):
     """
     Submit an ``n``-address job with every fault on, from creation to the last result row.
@@ -134,8 +187,6 @@ def run_under_faults(emulator: Any, vendor: str, make_client: Any, *, n: int = 1
     created at most one job, and the next fixed seed is tried, until a job gets through.
     Returns ``(seed, uncertain_seeds, job_info, rows, emails)``.
     """
-    from airflow_provider_emailverify.exceptions import JobCreationUncertainError
-
     emails = many(n)
     uncertain = []
     for seed in seeds:
