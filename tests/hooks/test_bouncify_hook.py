@@ -10,24 +10,12 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook, get_h
 from airflow_provider_emailverify.hooks.bouncify import BouncifyHook
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.vendor_cases import BOUNCIFY_BATCH, BOUNCIFY_SINGLE, neutral, records, wait_for
-from tests.hooks.vendor_hooks import use_connection
-
-
-def conn_fields(conn_type: str) -> dict:
-    """The connection form's extras as Airflow's UI reads them (provider info ``conn-fields``)."""
-    from airflow_provider_emailverify.get_provider_info import get_provider_info
-
-    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type]
-    return entry["conn-fields"]
+from tests.hooks.vendor_hooks import conn_fields, default_hook, use_connection
 
 
 @pytest.fixture
 def hook(emulator, monkeypatch):
-    emulator.set_faults(rows_per_second=1_000_000)
-    use_connection(monkeypatch, emulator, "bouncify")
-    bouncify = BouncifyHook()
-    bouncify.client.poll_interval = 0.05
-    return bouncify
+    return default_hook(monkeypatch, emulator, BouncifyHook, poll_interval=0.05)
 
 
 def test_hook_attributes(emulator, monkeypatch):

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_emailverify.exceptions import JobNotFoundError
@@ -13,28 +11,17 @@ from airflow_provider_emailverify.hooks.neverbounce import NeverBounceHook, Neve
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.neverbounce_cases import COUNTS, VERDICTS, expected, neutral, records, wait_for
 from tests.clients.test_neverbounce import serve_list
-
-FAST = {"max_retries": 10, "backoff_max": 0.1}
-
-
-def connection(emulator, conn_type: str, *, password: str | None = None, login: str | None = None, **extra) -> str:
-    conn = json.loads(emulator.connection_json(conn_type, login=login, **({"password": password} if password else {})))
-    conn["extra"] = {**FAST, **extra}
-    return json.dumps(conn)
+from tests.hooks.vendor_hooks import connection, default_hook
 
 
 @pytest.fixture
 def nb_hook(emulator, monkeypatch):
-    emulator.set_faults(rows_per_second=1_000_000)
-    monkeypatch.setenv("AIRFLOW_CONN_NEVERBOUNCE_DEFAULT", connection(emulator, "neverbounce"))
-    return NeverBounceHook()
+    return default_hook(monkeypatch, emulator, NeverBounceHook)
 
 
 @pytest.fixture
 def v3_hook(emulator, monkeypatch):
-    emulator.set_faults(rows_per_second=1_000_000)
-    monkeypatch.setenv("AIRFLOW_CONN_NEVERBOUNCE_V3_DEFAULT", connection(emulator, "neverbounce_v3", login="emuluser"))
-    return NeverBounceV3Hook()
+    return default_hook(monkeypatch, emulator, NeverBounceV3Hook, login="emuluser")
 
 
 def test_hook_attributes():

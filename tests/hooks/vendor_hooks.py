@@ -1,5 +1,5 @@
 # Licensed under the Apache License, Version 2.0.
-"""Connections for the Bouncer, Bouncify and Email Verifier App hook tests (from the environment)."""
+"""Connections and hooks for the vendor hook tests (from the environment), against the emulator."""
 
 from __future__ import annotations
 
@@ -9,12 +9,33 @@ import json
 FAST = {"max_retries": 10, "backoff_max": 0.1}
 
 
-def connection(emulator, conn_type: str, *, password: str | None = None, **extra) -> str:
+def connection(emulator, conn_type: str, *, password: str | None = None, login: str | None = None, **extra) -> str:
     """An ``AIRFLOW_CONN_*`` JSON value for ``conn_type`` pointing at the emulator."""
-    conn = json.loads(emulator.connection_json(conn_type, **({"password": password} if password else {})))
+    conn = json.loads(emulator.connection_json(conn_type, login=login, **({"password": password} if password else {})))
     conn["extra"] = {**FAST, **extra}
     return json.dumps(conn)
 
 
 def use_connection(monkeypatch, emulator, conn_type: str, **kwargs) -> None:
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_type.upper()}_DEFAULT", connection(emulator, conn_type, **kwargs))
+
+
+def default_hook(monkeypatch, emulator, hook_class, *, poll_interval: float | None = None, **kwargs):
+    """
+    ``hook_class`` on its default connection to the emulator (``kwargs``: see :func:`connection`),
+    rows verified at once; ``poll_interval`` shortens its client's waits.
+    """
+    emulator.set_faults(rows_per_second=1_000_000)
+    use_connection(monkeypatch, emulator, hook_class.conn_type, **kwargs)
+    hook = hook_class()
+    if poll_interval is not None:
+        hook.client.poll_interval = poll_interval
+    return hook
+
+
+def conn_fields(conn_type: str) -> dict:
+    """The connection form's extras as Airflow's UI reads them (provider info ``conn-fields``)."""
+    from airflow_provider_emailverify.get_provider_info import get_provider_info
+
+    (entry,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type]
+    return entry["conn-fields"]
