@@ -76,6 +76,17 @@ def exception_texts(err: BaseException) -> list[str]:
     return texts
 
 
+def follow_job(rec: Recorder, client: Any, job_id: str, *, early: bool = True) -> None:
+    """Poll ``job_id`` until it ends and read its results (``early``: ask for them once before, too)."""
+    if early:
+        rec.attempt(lambda: client.iter_results(job_id))  # may be before completion: JobNotReadyError
+    for _ in range(200):
+        info = rec.attempt(lambda: client.get_job(job_id))
+        if info is not None and info.is_terminal:
+            break
+    rec.attempt(lambda: client.iter_results(job_id))
+
+
 # -- NeverBounce v4.2 --------------------------------------------------------------------------------
 def _nb(emulator, key: str, **extras) -> NeverBounceClient:
     return NeverBounceClient(api_key=key, base_url=emulator.base_url("neverbounce"), retry=RETRY, extras=extras)
@@ -86,12 +97,7 @@ def _nb_session(emulator, rec: Recorder, client: NeverBounceClient) -> None:
     rec.attempt(lambda: client.verify_email("info@gmail.com"))
     job_id = rec.attempt(lambda: client.submit_job([f"user{i}@example.com" for i in range(300)], name="secrets"))
     if job_id:
-        rec.attempt(lambda: client.iter_results(job_id))  # may be before completion: JobNotReadyError
-        for _ in range(200):
-            info = rec.attempt(lambda: client.get_job(job_id))
-            if info is not None and info.is_terminal:
-                break
-        rec.attempt(lambda: client.iter_results(job_id))
+        follow_job(rec, client, job_id)
         rec.attempt(lambda: client.iter_json_results(job_id, page_size=100))
         rec.attempt(lambda: asyncio.run(client.aget_job(job_id)))
     rec.attempt(lambda: client.get_job("424242424"))
@@ -141,11 +147,7 @@ def neverbounce_v3_good(emulator, rec: Recorder) -> Iterable[str]:
     rec.attempt(lambda: client.verify_email("x@mailinator.com"))
     job_id = rec.attempt(lambda: client.submit_job(["a@b.com", "c@d.com"], name="v3-secrets"))
     if job_id:
-        for _ in range(200):
-            info = rec.attempt(lambda: client.get_job(job_id))
-            if info is not None and info.is_terminal:
-                break
-        rec.attempt(lambda: client.iter_results(job_id))
+        follow_job(rec, client, job_id, early=False)
     client._token_expires = float("inf")  # force a rejected token
     time.sleep(1.1)
     rec.attempt(client.get_credits)
@@ -183,12 +185,7 @@ def _vendor_session(rec: Recorder, client: Any, unknown_job: str) -> None:
     rec.attempt(lambda: client.verify_email("info@gmail.com"))
     job_id = rec.attempt(lambda: client.submit_job([{"email": f"user{i}@example.com"} for i in range(300)]))
     if job_id:
-        rec.attempt(lambda: client.iter_results(job_id))  # may be before completion: JobNotReadyError
-        for _ in range(200):
-            info = rec.attempt(lambda: client.get_job(job_id))
-            if info is not None and info.is_terminal:
-                break
-        rec.attempt(lambda: client.iter_results(job_id))
+        follow_job(rec, client, job_id)
         rec.attempt(lambda: asyncio.run(client.aget_job(job_id)))
         rec.attempt(lambda: client.cancel_job(job_id))
     rec.attempt(lambda: client.get_job(unknown_job))
