@@ -95,6 +95,10 @@ class SqlDialect:
         return f"ev_stage_{uuid.uuid4().hex[:12]}"
 
     # -- transaction -------------------------------------------------------------------------------
+    def cursor(self, conn: Any) -> Any:
+        """A cursor giving plain tuples, whatever cursor class the connection's extras chose."""
+        return conn.cursor()
+
     def prepare(self, conn: Any) -> None:
         if getattr(self.hook, "supports_autocommit", False):
             self.hook.set_autocommit(conn, False)
@@ -159,7 +163,7 @@ class SqlDialect:
         if plan.mode == "upsert" and not self.supports_upsert:
             raise ValueError(f"upsert is not supported on {self.family} databases; use append or replace")
         self.prepare(conn)
-        cursor = conn.cursor()
+        cursor = self.cursor(conn)
         created = False
         try:
             self.begin(cursor)
@@ -235,6 +239,15 @@ class PostgresDialect(SqlDialect):
     key_type = "TEXT"
     temp_table_prefix = "CREATE TEMPORARY TABLE"
     seq_column = "__emailverify_seq"
+
+    def cursor(self, conn: Any) -> Any:
+        if type(conn).__module__.startswith("psycopg2"):
+            import psycopg2.extensions
+
+            return conn.cursor(cursor_factory=psycopg2.extensions.cursor)
+        from psycopg.rows import tuple_row
+
+        return conn.cursor(row_factory=tuple_row)
 
     def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
         name = self.quote(self.staging_name())
@@ -362,6 +375,13 @@ class MySqlDialect(SqlDialect):
     text_type = "TEXT"
     key_type = "VARCHAR(255)"
     email_type = "VARCHAR(320)"
+
+    def cursor(self, conn: Any) -> Any:
+        if type(conn).__module__.startswith("MySQLdb"):
+            import MySQLdb.cursors
+
+            return conn.cursor(MySQLdb.cursors.Cursor)
+        return conn.cursor()
 
     def column_type(self, source: str, *, key: bool) -> str:
         if source == "email":

@@ -296,3 +296,21 @@ def test_generic_dialect_quotes_ansi_and_refuses_upsert():
         dialect.load(object(), plan, iter([]))
     with pytest.raises(ValueError, match="invalid SQL identifier"):
         dialect.quote("a\x00b")
+
+
+@pytest.mark.parametrize("family", ["postgres", "mariadb"])
+def test_dict_cursor_extras_do_not_confuse_the_load(family: str, request: Any, monkeypatch: pytest.MonkeyPatch):
+    """A connection whose ``cursor`` extra asks for dict rows: our own catalog queries still work."""
+    import os
+
+    db: Database = request.getfixturevalue(f"{family}_db")
+    env = f"AIRFLOW_CONN_{db.conn_id.upper()}"
+    monkeypatch.setenv(env, os.environ[env] + "?cursor=dictcursor")
+    table = db.table()
+    load(db, table, sample_results(["a@example.com", "b@example.com"]), mode="upsert")
+    load(db, table, sample_results(["b@example.com", "c@example.com"], job_id="j2"), mode="upsert")
+    assert [(r[0], r[-1]) for r in read(db, table)] == [
+        ("a@example.com", "job-1"),
+        ("b@example.com", "j2"),
+        ("c@example.com", "j2"),
+    ]
