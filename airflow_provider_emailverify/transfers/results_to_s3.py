@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.providers.common.compat.sdk import BaseOperator
@@ -41,13 +42,15 @@ def _is_templated(value: Any) -> bool:
 
 class S3ObjectWriter:
     """
-    Writes one S3 object from a stream of byte chunks, holding at most about one part in memory.
+    Writes one S3 object from a stream of byte chunks in bounded memory.
 
     Output that fits in one part is sent with a single ``PutObject``; anything larger goes
     through a multipart upload that only becomes visible on ``complete()``. ``abort()`` throws
-    away an unfinished upload, so a reader never sees a partial object.
+    away an unfinished upload, so a reader never sees a partial object. A part is uploaded on a
+    background thread while the next one fills, so the upload overlaps the download; at most one
+    part is in flight, so memory stays at about two parts.
 
-    :param client: a boto3 S3 client.
+    :param client: a boto3 S3 client (boto3 clients may be shared between threads).
     :param bucket: the bucket.
     :param key: the object key.
     :param part_size: bytes per uploaded part (at least 5 MiB).
@@ -73,9 +76,12 @@ class S3ObjectWriter:
         self.part_size = part_size
         self.extra_args = dict(extra_args or {})
         self.upload_id: str | None = None
+        #: parts S3 has confirmed, in order (what ``CompleteMultipartUpload`` lists).
         self.parts: list[dict[str, Any]] = []
         self.bytes_written = 0
         self._buffer = bytearray()
+        self._in_flight: Future[dict[str, Any]] | None = None
+        self._uploader: ThreadPoolExecutor | None = None
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -88,16 +94,32 @@ class S3ObjectWriter:
         if self.upload_id is None:
             answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self.extra_args)
             self.upload_id = answer["UploadId"]
-        number = len(self.parts) + 1
+            self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        number = len(self.parts) + (2 if self._in_flight is not None else 1)
         if number > MAX_PARTS:
             raise ValueError(
                 f"s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts of {self.part_size} bytes; "
                 "raise part_size"
             )
+        self._wait_in_flight()  # at most one part in flight; its failure surfaces here
+        assert self._uploader is not None
+        self._in_flight = self._uploader.submit(self._send_part, self.upload_id, number, body)
+
+    def _send_part(self, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=body
         )
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def _wait_in_flight(self) -> None:
+        if self._in_flight is not None:
+            future, self._in_flight = self._in_flight, None
+            self.parts.append(future.result())
+
+    def _stop_uploader(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
+            self._uploader = None
 
     def complete(self) -> None:
         """Make the object visible (the one moment it appears, complete)."""
@@ -108,6 +130,8 @@ class S3ObjectWriter:
         else:
             if self._buffer:
                 self._upload_part(bytes(self._buffer))
+            self._wait_in_flight()
+            self._stop_uploader()
             self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=self.key,
@@ -119,6 +143,12 @@ class S3ObjectWriter:
     def abort(self) -> None:
         """Discard an unfinished multipart upload (nothing to do before the first part)."""
         self._buffer = bytearray()
+        try:
+            self._wait_in_flight()  # let a part in flight land first, so the abort frees it too
+        except Exception:  # noqa: BLE001, S110 - the upload is being thrown away anyway
+            pass
+        finally:
+            self._stop_uploader()
         if self.upload_id is None:
             return
         upload_id, self.upload_id = self.upload_id, None
