@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from typing import Any
 
 from airflow_provider_emailverify.clients.base import RetryPolicy
+from tests.clients.vendor_cases import wait_for as poll_until_terminal
 
 #: Small backoffs so fault tests run fast.
 FAST_RETRY = RetryPolicy(attempts=10, initial=0.01, maximum=0.1)
@@ -56,13 +57,5 @@ def records() -> list[dict[str, Any]]:
     return [{"email": email, "id": str(index)} for index, email in enumerate(VERDICTS)]
 
 
-def wait_for(client: Any, job_id: str, *, timeout: float = 60.0, interval: float = 0.05):
-    """Poll ``client.get_job`` until the job is terminal."""
-    deadline = time.monotonic() + timeout
-    while True:
-        info = client.get_job(job_id)
-        if info.is_terminal:
-            return info
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {info.vendor_status} after {timeout}s: {info}")
-        time.sleep(interval)
+#: Poll ``client.get_job`` until the job is terminal (``timeout``: 60 s unless given).
+wait_for = partial(poll_until_terminal, timeout=60.0)

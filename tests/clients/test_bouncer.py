@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from airflow_provider_emailverify.clients.base import RetryPolicy
@@ -21,7 +23,6 @@ from airflow_provider_emailverify.jobs import JobState
 from tests.clients.vendor_cases import (
     BOUNCER,
     BOUNCER_COUNTS,
-    FAST_RETRY,
     check_creation_is_not_repeated,
     check_download_restarts,
     check_single_verdict,
@@ -35,8 +36,8 @@ from tests.clients.vendor_cases import (
 VENDOR = "bouncer"
 
 
-def make_client(emulator, *, api_key=None, retry=FAST_RETRY, **extras) -> BouncerClient:
-    return vendor_client(BouncerClient, emulator, api_key=api_key, retry=retry, poll_interval=0.05, extras=extras)
+#: ``make_client(emulator, *, api_key=None, retry=FAST_RETRY, **extras)``
+make_client = partial(vendor_client, BouncerClient, poll_interval=0.05)
 
 
 @pytest.mark.parametrize("email", list(BOUNCER))

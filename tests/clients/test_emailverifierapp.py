@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import pytest
 
@@ -21,7 +22,6 @@ from airflow_provider_emailverify.jobs import JobState
 from tests.clients.vendor_cases import (
     EVA_BATCH,
     EVA_SINGLE,
-    FAST_RETRY,
     check_creation_is_not_repeated,
     check_download_restarts,
     check_single_verdict,
@@ -35,8 +35,8 @@ from tests.clients.vendor_cases import (
 VENDOR = "emailverifierapp"
 
 
-def make_client(emulator, *, api_key=None, retry=FAST_RETRY, **extras) -> EmailVerifierAppClient:
-    return vendor_client(EmailVerifierAppClient, emulator, api_key=api_key, retry=retry, extras=extras)
+#: ``make_client(emulator, *, api_key=None, retry=FAST_RETRY, **extras)``
+make_client = partial(vendor_client, EmailVerifierAppClient)
 
 
 @pytest.mark.parametrize("email", list(EVA_SINGLE))

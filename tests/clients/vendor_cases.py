@@ -102,14 +102,14 @@ def neutral(row: Any) -> tuple[Any, ...]:
 
 def vendor_client(
     cls: Any, emulator: Any, *, api_key: str | None = None, retry: RetryPolicy = FAST_RETRY,
-    poll_interval: float | None = None, extras: dict[str, Any] | None = None,
+    poll_interval: float | None = None, **extras: Any,
 ) -> Any:
-    """A ``cls`` client on the emulator: its key unless ``api_key`` is given, fast retries, short polls."""
+    """A ``cls`` client on the emulator: its key unless ``api_key`` is given, fast retries, ``extras``."""
     client = cls(
         api_key=emulator.api_key if api_key is None else api_key,
         base_url=emulator.base_url(cls.vendor),
         retry=retry,
-        extras=dict(extras or {}),
+        extras=extras,
     )
     if poll_interval is not None:
         client.poll_interval = poll_interval
