@@ -10,7 +10,7 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook, get_h
 from airflow_provider_emailverify.hooks.bouncer import BouncerHook
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.vendor_cases import BOUNCER, BOUNCER_COUNTS, neutral, records, wait_for
-from tests.hooks.vendor_hooks import conn_fields, default_hook, use_connection
+from tests.hooks.vendor_hooks import check_test_connection, conn_fields, default_hook
 
 
 @pytest.fixture
@@ -69,11 +69,9 @@ def test_cancel_finishes_a_running_batch(hook, emulator):
 
 @pytest.mark.parametrize("good", [True, False])
 def test_test_connection(emulator, monkeypatch, good):
-    use_connection(monkeypatch, emulator, "bouncer", **({} if good else {"password": "wrong-key"}))
-    ok, message = BouncerHook().test_connection()
-    assert ok is good
-    assert ("credits" in message) if good else ("user not found" in message)
-    assert "wrong-key" not in message
+    check_test_connection(
+        monkeypatch, emulator, BouncerHook, good, says="credits", refused="user not found", bad_key="wrong-key"
+    )
 
 
 async def test_async_status_and_cancel_through_the_hook(hook, emulator):

@@ -10,7 +10,7 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook, get_h
 from airflow_provider_emailverify.hooks.bouncify import BouncifyHook
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.vendor_cases import BOUNCIFY_BATCH, BOUNCIFY_SINGLE, neutral, records, wait_for
-from tests.hooks.vendor_hooks import conn_fields, default_hook, use_connection
+from tests.hooks.vendor_hooks import check_test_connection, conn_fields, default_hook, use_connection
 
 
 @pytest.fixture
@@ -55,11 +55,9 @@ def test_whole_lifecycle_through_the_hook(hook, emulator):
 
 @pytest.mark.parametrize("good", [True, False])
 def test_test_connection(emulator, monkeypatch, good):
-    use_connection(monkeypatch, emulator, "bouncify", **({} if good else {"password": "wrong-key"}))
-    ok, message = BouncifyHook().test_connection()
-    assert ok is good
-    assert ("credits" in message) if good else ("Invalid API key" in message)
-    assert "wrong-key" not in message
+    check_test_connection(
+        monkeypatch, emulator, BouncifyHook, good, says="credits", refused="Invalid API key", bad_key="wrong-key"
+    )
 
 
 async def test_async_status_and_cancel_through_the_hook(hook, emulator):

@@ -9,7 +9,7 @@ from airflow_provider_emailverify.hooks.base import EmailVerificationHook, get_h
 from airflow_provider_emailverify.hooks.emailverifierapp import EmailVerifierAppHook
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.vendor_cases import EVA_BATCH, EVA_SINGLE, neutral, records, wait_for
-from tests.hooks.vendor_hooks import conn_fields, default_hook, use_connection
+from tests.hooks.vendor_hooks import check_test_connection, conn_fields, default_hook, use_connection
 
 
 @pytest.fixture
@@ -54,11 +54,10 @@ def test_assumed_extras_reach_the_client(emulator, monkeypatch):
 
 @pytest.mark.parametrize("good", [True, False])
 def test_test_connection(emulator, monkeypatch, good):
-    use_connection(monkeypatch, emulator, "emailverifierapp", **({} if good else {"password": "wrong-token"}))
-    ok, message = EmailVerifierAppHook().test_connection()
-    assert ok is good
-    assert ("accepted" in message) if good else ("Invalid API Token" in message)
-    assert "wrong-token" not in message
+    check_test_connection(
+        monkeypatch, emulator, EmailVerifierAppHook, good,
+        says="accepted", refused="Invalid API Token", bad_key="wrong-token",
+    )
 
 
 async def test_async_status_and_cancel_through_the_hook(hook):

@@ -33,6 +33,20 @@ def default_hook(monkeypatch, emulator, hook_class, *, poll_interval: float | No
     return hook
 
 
+def check_test_connection(
+    monkeypatch, emulator, hook_class, good: bool, *, says: str, refused: str, bad_key: str
+) -> None:
+    """
+    ``test_connection`` of a default ``hook_class`` connection works with the emulator's key (its
+    message containing ``says``) and fails with ``bad_key`` (the vendor's ``refused`` text, never the key).
+    """
+    use_connection(monkeypatch, emulator, hook_class.conn_type, **({} if good else {"password": bad_key}))
+    ok, message = hook_class().test_connection()
+    assert ok is good
+    assert (says in message) if good else (refused in message)
+    assert bad_key not in message
+
+
 def conn_fields(conn_type: str) -> dict:
     """The connection form's extras as Airflow's UI reads them (provider info ``conn-fields``)."""
     from airflow_provider_emailverify.get_provider_info import get_provider_info
