@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_provider_emailverify.clients.streams import iter_lines
+from airflow_provider_emailverify.clients.streams import iter_csv, iter_lines
 from airflow_provider_emailverify.exceptions import EmailVerificationError, ThrottledError, TransientError
 
 if TYPE_CHECKING:
@@ -344,12 +344,22 @@ class BaseClient:
 
     def stream_lines(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[str]:
         """
-        Lines of a streamed text download (CSV), decoded as UTF-8, without holding the body.
+        Lines of a streamed text download (CSV), decoded as UTF-8, without holding the body; each
+        keeps its line break (:func:`~.streams.iter_lines`), so :func:`~.streams.iter_csv` can
+        read quoted fields that span lines.
 
         The opening request is retried; a break mid-stream raises :class:`TransientError` to the
         caller, which restarts through :meth:`iter_restartable`.
         """
         return iter_lines(self._stream(call, error_status=400, json_is_error=True, chunk_size=chunk_size))
+
+    def stream_csv(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[list[str]]:
+        """
+        The records of a streamed CSV download (:meth:`stream_lines` read by
+        :func:`~.streams.iter_csv`): RFC 4180 quoting, a quoted field may span lines, constant
+        memory. Errors and restarts as for :meth:`stream_lines`.
+        """
+        return iter_csv(self.stream_lines(call, chunk_size=chunk_size))
 
     def stream_chunks(
         self, call: ApiCall[Any], *, json_body: bool = False, chunk_size: int = 256 * 1024

@@ -11,7 +11,6 @@ creation is retried only when the request provably did not reach the vendor.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -381,7 +380,7 @@ class BouncerClient(VerificationClient):
 
         def open_rows() -> Iterator[VerificationResult]:
             if self.download_format == "csv":
-                reader = csv.reader(self.stream_lines(call))
+                reader = self.stream_csv(call)
                 header = next(reader, None)
                 if header is None:
                     return

@@ -465,7 +465,7 @@ class BouncifyClient(VerificationClient):
         )
 
         def open_rows() -> Iterator[VerificationResult]:
-            reader = csv.reader(self.stream_lines(call))
+            reader = self.stream_csv(call)
             header = next(reader, None)
             if header is None:
                 return

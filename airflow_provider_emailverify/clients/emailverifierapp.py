@@ -12,7 +12,6 @@ Errors may come as HTTP errors or as ``{"status": "failed", "message": ...}`` in
 
 from __future__ import annotations
 
-import csv
 import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -390,7 +389,7 @@ class EmailVerifierAppClient(VerificationClient):
 
     def _file_rows(self, link: str, verdict: str, job_id: str) -> Iterator[VerificationResult]:
         call = ApiCall("GET", link, f"{verdict.lower()} results file", headers={"Accept": "text/csv, text/plain"})
-        reader = csv.reader(self.stream_lines(call))
+        reader = self.stream_csv(call)
         first = next(reader, None)
         if first is None:
             return

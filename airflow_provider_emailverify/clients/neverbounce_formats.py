@@ -7,7 +7,6 @@ clients; pure functions, no I/O.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -15,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.clients.streams import checked_records
+from airflow_provider_emailverify.clients.streams import checked_records, iter_csv
 from airflow_provider_emailverify.exceptions import EmailVerificationError, InvalidRequestError
 from airflow_provider_emailverify.jobs import JobInfo, JobState
 from airflow_provider_emailverify.results import VerificationResult, parse_bool
@@ -204,15 +203,18 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
     without one, the email is taken as the first column. Columns other than ``email`` become
     ``extra``. A data line repeating the header (the vendor's recorded header artefact) is skipped.
 
-    :param lines: the CSV's lines (any line ending; a ``\\n\\r`` feed leaves stray ``\\r`` we drop).
+    :param lines: the CSV's lines, keeping their line breaks so that a quoted value spanning lines
+        comes back whole (any line feed type, the documented ``\\n\\r`` included; see
+        :func:`~airflow_provider_emailverify.clients.streams.iter_csv`).
     :param job_id: the job the rows belong to.
     """
     appended = len(DOWNLOAD_APPENDS)
     flag = _FLAG_VALUES.get
-    reader = csv.reader(line.lstrip("\r") + "\n" for line in lines if line.strip("\r"))
     names: list[str] | None = None
     positions: dict[str, int] = {}
-    for values in reader:
+    for values in iter_csv(lines):
+        if not values:
+            continue
         if names is None:
             if len(values) >= appended and set(values[-appended:]) == set(DOWNLOAD_APPENDS):
                 names = values[:-appended]

@@ -34,7 +34,7 @@ from airflow_provider_emailverify.clients.neverbounce_formats import (
     job_name,
     neutral_counts,
 )
-from airflow_provider_emailverify.clients.streams import checked_records
+from airflow_provider_emailverify.clients.streams import checked_records, iter_csv
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -170,12 +170,12 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
     code) as the last column. A first line whose first value is ``email`` is our header; without
     one, the email is the first column.
 
-    :param lines: the CSV's lines.
+    :param lines: the CSV's lines, keeping their line breaks so that a quoted value spanning lines
+        comes back whole (see :func:`~airflow_provider_emailverify.clients.streams.iter_csv`).
     :param job_id: the job the rows belong to.
     """
-    reader = csv.reader(line.lstrip("\r") + "\n" for line in lines if line.strip("\r"))
     names: list[str] | None = None
-    for values in reader:
+    for values in iter_csv(lines):
         if not values:
             continue
         if names is None:

@@ -5,13 +5,15 @@ Request bodies and downloads the vendor clients share: pure byte and record hand
 Uploads are built once from the caller's records (checked row by row with
 :func:`checked_records`), grouped into :func:`blocks` or wrapped as multipart forms
 (:func:`multipart_body`), and spooled by :class:`SpooledBody` so that every retry sends the same
-bytes. Downloads are read in constant memory: lines with :func:`iter_lines`, CSV columns found
-by name with :func:`header_index`, JSON arrays decoded element by element with
+bytes. Downloads are read in constant memory: lines with :func:`iter_lines` (each keeping its
+line break), CSV records with :func:`iter_csv` (RFC 4180: a quoted field may span lines), CSV
+columns found by name with :func:`header_index`, JSON arrays decoded element by element with
 :func:`iter_json_array`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import tempfile
@@ -160,15 +162,54 @@ def checked_records(
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Lines of UTF-8 text arriving as byte chunks (``\\n`` or ``\\r\\n`` endings), decoded one at a time."""
+    """
+    Lines of UTF-8 text arriving as byte chunks, decoded one at a time, each **keeping** its line
+    break (``\\n``, ``\\r\\n`` or ``\\r``; NeverBounce's ``\\n\\r`` gives a line and then a
+    lone ``\\r``). No byte is dropped, so a quoted CSV field holding a line break survives
+    :func:`iter_csv`. Line breaks are ASCII, so a split never falls inside a multi-byte character.
+    """
     pending = b""
     for chunk in chunks:
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode("utf-8")
+        # The last piece is held back: it may be cut short, or a "\r" may get its "\n" next.
+        *lines, pending = pending.splitlines(keepends=True)
+        yield from map(_utf8, lines)
     if pending:
-        yield pending.rstrip(b"\r").decode("utf-8")
+        yield _utf8(pending)
+
+
+def _utf8(line: bytes) -> str:
+    return line.decode("utf-8")
+
+
+def iter_csv(lines: Iterable[str]) -> Iterator[list[str]]:
+    """
+    The records of a CSV arriving as text lines, one at a time (constant memory): RFC 4180
+    quoting, so a quoted field may hold commas, quotes and line breaks and span several lines.
+
+    ``lines`` should keep their line breaks (:func:`iter_lines`); then every character of a
+    quoted field is kept. Lines without them are read as whole records. Line breaks at the
+    start of a line (a ``\\n\\r`` file's lone ``\\r``) are moved to the end of the line
+    before, where the ``csv`` module expects them. Blank lines give no record (or ``[]`` first).
+    """
+    return csv.reader(_whole_lines(lines))
+
+
+def _whole_lines(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` re-cut so that no line but the first starts with a line break (see :func:`iter_csv`)."""
+    held = ""
+    for line in lines:
+        if line[:1] in ("\r", "\n"):
+            text = line.lstrip("\r\n")
+            held += line[: len(line) - len(text)]
+            if not text:
+                continue
+            line = text
+        if held:
+            yield held
+        held = line
+    if held:
+        yield held
 
 
 def int_or_none(value: Any) -> int | None:

@@ -24,6 +24,7 @@ from airflow_provider_emailverify.clients.neverbounce_v3 import (
 )
 from airflow_provider_emailverify.clients.neverbounce_v3 import job_info_from_status as v3_job_info
 from airflow_provider_emailverify.clients.neverbounce_v3 import rows_from_download as v3_rows
+from airflow_provider_emailverify.clients.streams import iter_lines
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,
@@ -273,6 +274,22 @@ def test_download_csv_other_line_feeds_binary_types_and_header_artefact():
         False,
         {},
     )
+
+
+def test_download_csv_with_values_spanning_lines_and_the_documented_line_feed():
+    # LINEFEED_0A0D ends every line with "\n\r"; quoted original columns may hold line breaks.
+    body = (
+        b'email,name,bad_syntax,free_email_host,role_account,email_status\n\r'
+        b'"line\nbreak@example.com","Ann ""A"",\r\nSmith",1,0,0,invalid\n\r'
+        b'"\xc3\xbc@ex\xc3\xa4mple.com\r","\n\r",0,0,0,valid\n\r'
+    )
+    for size in (1, 2, 3, len(body)):
+        chunks = [body[i:i + size] for i in range(0, len(body), size)]
+        rows = list(rows_from_download(iter_lines(chunks), job_id="1"))
+        assert [(r.email, r.extra, r.status, r.is_syntax_error) for r in rows] == [
+            ("line\nbreak@example.com", {"name": 'Ann "A",\r\nSmith'}, "undeliverable", True),
+            ("ü@exämple.com\r", {"name": "\n\r"}, "deliverable", False),
+        ]
 
 
 def test_download_csv_without_header():

@@ -1,0 +1,95 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+The download readers every vendor client shares: CSV records whose quoted values span lines,
+read in chunks cut anywhere, with every line feed a vendor may send, and restarted after a break.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_emailverify.clients.base import BaseClient, RetryPolicy
+from airflow_provider_emailverify.clients.streams import iter_csv, iter_lines
+from airflow_provider_emailverify.exceptions import TransientError
+
+#: Records whose values break a reader that splits the text on line breaks first.
+RECORDS = [
+    ["email", "name"],
+    ["line\nbreak@example.com", 'Ann "A", Smith'],
+    ["carriage\r\nreturn@example.com", "two\r\nlines\n"],
+    ["lone\rcarriage@example.com", "\n\r"],
+    ["\r\nleading@exämple.com", ""],
+    ["trailing@例子.广告\n", "emoji 😀"],
+    ["plain@example.com", "x,y"],
+]
+
+#: Every line feed of the vendors' downloads: NeverBounce's four ``line_feed_type`` values
+#: (``\n\r`` is its documented default) and the CRLF of RFC 4180.
+LINE_FEEDS = ["\n", "\r\n", "\r", "\n\r"]
+
+
+def rfc4180(records: list[list[str]], line_feed: str) -> bytes:
+    """``records`` as CSV text, every value quoted, ``line_feed`` after each record."""
+    cells = (",".join('"' + value.replace('"', '""') + '"' for value in record) for record in records)
+    return "".join(line + line_feed for line in cells).encode("utf-8")
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("line_feed", LINE_FEEDS)
+def test_lines_keep_every_byte_wherever_the_chunks_are_cut(line_feed):
+    data = rfc4180(RECORDS, line_feed)
+    whole = list(iter_lines([data]))
+    for size in (1, 2, 3, 5, 64):
+        lines = list(iter_lines(chunked(data, size)))
+        assert "".join(lines) == data.decode("utf-8")
+        assert lines == whole
+
+
+@pytest.mark.parametrize("line_feed", LINE_FEEDS)
+def test_quoted_values_spanning_lines_come_back_exactly(line_feed):
+    data = rfc4180(RECORDS, line_feed)
+    for size in (1, 2, 3, 5, 7, 64, len(data)):
+        assert list(iter_csv(iter_lines(chunked(data, size)))) == RECORDS, size
+
+
+def test_minimal_quoting_and_blank_lines():
+    data = b'email,n\r\n\r\na@b.com,1\r\n"x\ny@z.com","a ""q"""\r\n\r\n'
+    rows = [row for row in iter_csv(iter_lines(chunked(data, 3))) if row]
+    assert rows == [["email", "n"], ["a@b.com", "1"], ["x\ny@z.com", 'a "q"']]
+
+
+def test_lines_without_their_breaks_are_whole_records():
+    # What a caller splitting a "\n\r" download on "\n" and dropping the breaks passes: stray
+    # "\r" at the start of each following line, and a last line of "\r" alone.
+    lines = ["email,email_status", "\ra@b.com,valid", "\r\"c,d\"@e.com,invalid", "\r"]
+    assert list(iter_csv(lines)) == [["email", "email_status"], ["a@b.com", "valid"], ["c,d@e.com", "invalid"]]
+
+
+class _Breaking:
+    """Download bodies: the first cut inside a quoted value spanning lines, then the whole one."""
+
+    def __init__(self, data: bytes, cut: int) -> None:
+        self.data, self.cut, self.opened = data, cut, 0
+
+    def __call__(self):
+        self.opened += 1
+        if self.opened == 1:
+            return iter_csv(iter_lines(self._broken()))
+        return iter_csv(iter_lines(chunked(self.data, 5)))
+
+    def _broken(self):
+        yield from chunked(self.data[: self.cut], 5)
+        raise TransientError("connection dropped", vendor="test")
+
+
+def test_a_restart_after_rows_spanning_lines_skips_what_was_read():
+    data = rfc4180(RECORDS, "\r\n")
+    cut = data.index(b"two\r\n") + 4  # between the "\r" and "\n" of a quoted value, rows 1-2 read
+    client = BaseClient(api_key="k", retry=RetryPolicy(attempts=3, initial=0.0, maximum=0.0))
+    body = _Breaking(data, cut)
+    assert list(client.iter_restartable(body, what="test download")) == RECORDS
+    assert body.opened == 2
+
