@@ -324,7 +324,11 @@ class BouncifyClient(VerificationClient):
         return job_id
 
     def _csv_lines(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:
-        """The upload CSV line by line, refusing (before sending) a file over the byte limit."""
+        """
+        The upload CSV record by record, refusing (before sending) a file over the byte limit.
+        Values are quoted as RFC 4180 asks, so commas, quotes and line breaks in an address or a
+        pass-through column reach Bouncify intact (a record may span lines).
+        """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         columns: list[str] | None = None

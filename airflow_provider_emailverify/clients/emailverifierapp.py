@@ -299,6 +299,8 @@ class EmailVerifierAppClient(VerificationClient):
     def submit_job(self, records: Iterable[dict[str, Any]], *, name: str | None = None) -> str:
         """
         Upload ``records`` as one file (one address per line) to batch_process; returns the job id.
+        An address with a line break cannot be written to such a file: it is refused before
+        anything is sent (:class:`InvalidRequestError` naming the record).
 
         The file is spooled first (a retry sends the same bytes) and the token part is prepended
         at send time, so it never lands in the spool. Retried only when the upload provably did
@@ -310,7 +312,8 @@ class EmailVerifierAppClient(VerificationClient):
         counter = [0]
 
         def lines() -> Iterator[bytes]:
-            for index, _, email in checked_records(records, vendor=VENDOR, max_rows=self.max_job_size):
+            rows = checked_records(records, vendor=VENDOR, max_rows=self.max_job_size, one_per_line=True)
+            for index, _, email in rows:
                 counter[0] = index
                 yield email.encode("utf-8") + b"\r\n"
 

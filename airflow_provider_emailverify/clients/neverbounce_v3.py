@@ -204,6 +204,8 @@ def csv_rows(records: Iterable[Mapping[str, Any] | str]) -> Iterator[str]:
     """
     The supplied ``input`` of ``/v3/bulk`` as CSV lines: a bare list of addresses when records
     carry only ``email``; otherwise a header line (``email`` first) and one line per record.
+    Values are quoted as RFC 4180 asks, so one holding commas, quotes or line breaks (a record
+    then spans lines) reaches the vendor intact.
 
     :param records: dicts with an ``email`` key (or bare address strings).
     :raises InvalidRequestError: naming the row (from 1), for a record without an email or with new columns.
@@ -211,7 +213,15 @@ def csv_rows(records: Iterable[Mapping[str, Any] | str]) -> Iterator[str]:
     import io
 
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    minimal = csv.writer(buffer, lineterminator="\n")
+    # With "\n" line ends the csv module leaves a lone "\r" unquoted, which CSV readers take for
+    # a line end: such rows are written fully quoted.
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def write(cells: list[Any]) -> None:
+        has_cr = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+        (quoted if has_cr else minimal).writerow(cells)
+
     columns: list[str] | None = None
     for index, record, _ in checked_records(records, vendor=VENDOR, max_rows=None):
         if isinstance(record, str):
@@ -219,14 +229,14 @@ def csv_rows(records: Iterable[Mapping[str, Any] | str]) -> Iterator[str]:
         if columns is None:
             columns = ["email"] + [str(name) for name in record if name != "email"]
             if len(columns) > 1:
-                writer.writerow(columns)
+                write(columns)
         elif any(name not in columns for name in record):
             raise InvalidRequestError(
                 f"{VENDOR}: record {index} has columns the first record lacks; "
                 f"give every record the same keys ({columns!r})",
                 vendor=VENDOR,
             )
-        writer.writerow([_cell(record.get(name)) for name in columns])
+        write([_cell(record.get(name)) for name in columns])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

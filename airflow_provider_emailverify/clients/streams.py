@@ -131,7 +131,7 @@ def blocks(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
 
 # -- input records and downloads ----------------------------------------------------------------
 def checked_records(
-    records: Iterable[Any], *, vendor: str, max_rows: int | None
+    records: Iterable[Any], *, vendor: str, max_rows: int | None, one_per_line: bool = False
 ) -> Iterator[tuple[int, Any, str]]:
     """
     ``(row number from 1, record, email)`` for each submitted record, failing clearly instead of
@@ -139,9 +139,14 @@ def checked_records(
     :class:`InvalidRequestError` naming the row, more than ``max_rows`` records raise
     :class:`PayloadTooLargeError`, and no record at all raises :class:`InvalidRequestError`.
 
+    Addresses are passed on exactly as given, line breaks included: JSON bodies and quoted CSV
+    carry them. Only an upload of one bare address per line cannot (``one_per_line``).
+
     :param records: dicts with an ``email`` key (plain strings are taken as the address).
     :param vendor: vendor key for the errors.
     :param max_rows: the vendor's per-job limit (``None``: no limit).
+    :param one_per_line: the upload file holds one bare address per line: an address with a
+        line break would become two records, so it raises :class:`InvalidRequestError` naming the row.
     """
     index = 0
     for index, record in enumerate(records, start=1):
@@ -150,8 +155,12 @@ def checked_records(
             raise InvalidRequestError(
                 f"{vendor}: record {index} has no email address (got {str(record)[:100]!r})", vendor=vendor
             )
-        if "\n" in email or "\r" in email:
-            raise InvalidRequestError(f"{vendor}: record {index} has a line break in its email address", vendor=vendor)
+        if one_per_line and ("\n" in email or "\r" in email):
+            raise InvalidRequestError(
+                f"{vendor}: record {index} has a line break in its email address, which the vendor's "
+                f"one-address-per-line upload file cannot carry",
+                vendor=vendor,
+            )
         if max_rows is not None and index > max_rows:
             raise PayloadTooLargeError(
                 f"{vendor}: more than {max_rows} records for one job; split the list", vendor=vendor

@@ -134,6 +134,15 @@ def test_documented_errors(emulator, errors_as_200):
     assert emulator.stats()["jobs_created"].get(VENDOR, 0) == 0
 
 
+def test_an_address_with_a_line_break_is_refused_before_uploading(client, emulator):
+    """The upload file holds one address per line: a line break would split the address."""
+    with pytest.raises(InvalidRequestError, match="record 2 has a line break in its email address"):
+        client.submit_job([{"email": "a@example.com"}, {"email": "line\nbreak@example.com"}])
+    with pytest.raises(InvalidRequestError, match="record 1 has a line break"):
+        client.submit_job(["carriage\r@example.com"])
+    assert emulator.stats()["jobs_created"].get(VENDOR, 0) == 0
+
+
 def test_results_before_completion(emulator):
     emulator.set_faults(rows_per_second=2)
     client = make_client(emulator)

@@ -459,6 +459,16 @@ def test_v3_csv_rows():
     assert "".join(csv_rows([{"email": "a@b.com", "name": "A, B"}])) == 'email,name\na@b.com,"A, B"\n'
 
 
+def test_v3_csv_rows_quote_every_line_break():
+    # A lone "\r" is a line end to CSV readers, though the csv module leaves it unquoted with "\n" line ends.
+    text = "".join(csv_rows(["a\nb@c.com", "lone\rcr@c.com", "d@e.com"]))
+    assert text == '"a\nb@c.com"\n"lone\rcr@c.com"\nd@e.com\n'
+    download = b'"a\nb@c.com",valid\n"lone\rcr@c.com",invalid\nd@e.com,valid\n'
+    assert [(r.email, r.vendor_status) for r in v3_rows(iter_lines([download]), job_id="1")] == [
+        ("a\nb@c.com", "valid"), ("lone\rcr@c.com", "invalid"), ("d@e.com", "valid")
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [

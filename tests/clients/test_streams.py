@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_emailverify.clients.base import BaseClient, RetryPolicy
-from airflow_provider_emailverify.clients.streams import iter_csv, iter_lines
-from airflow_provider_emailverify.exceptions import TransientError
+from airflow_provider_emailverify.clients.streams import checked_records, iter_csv, iter_lines
+from airflow_provider_emailverify.exceptions import InvalidRequestError, TransientError
 
 #: Records whose values break a reader that splits the text on line breaks first.
 RECORDS = [
@@ -93,3 +93,14 @@ def test_a_restart_after_rows_spanning_lines_skips_what_was_read():
     assert list(client.iter_restartable(body, what="test download")) == RECORDS
     assert body.opened == 2
 
+
+def test_line_breaks_in_addresses_pass_unless_the_upload_is_one_address_per_line():
+    records = ["a@b.com", {"email": "line\nbreak@example.com"}, {"email": "cr\r@example.com"}]
+    assert [email for _, _, email in checked_records(records, vendor="v", max_rows=None)] == [
+        "a@b.com",
+        "line\nbreak@example.com",
+        "cr\r@example.com",
+    ]
+    with pytest.raises(InvalidRequestError, match="record 2 has a line break") as caught:
+        list(checked_records(records, vendor="v", max_rows=None, one_per_line=True))
+    assert "one-address-per-line" in str(caught.value)
