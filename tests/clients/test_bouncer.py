@@ -26,6 +26,7 @@ from tests.clients.vendor_cases import (
     check_creation_is_not_repeated,
     check_download_restarts,
     check_single_verdict,
+    check_values_spanning_lines,
     neutral,
     records,
     run_under_faults,
@@ -210,6 +211,14 @@ def test_vendor_only_endpoints(client, emulator):
 def test_a_broken_download_restarts_without_losing_or_repeating_rows(emulator):
     emulator.set_faults(rows_per_second=1_000_000)
     check_download_restarts(emulator, make_client(emulator), [f"user{i}@example.com" for i in range(10_000)])
+
+
+@pytest.mark.parametrize("download_format", ["json", "csv"])
+def test_values_spanning_lines_survive_the_download_and_its_restarts(emulator, caplog, download_format):
+    """Line breaks in addresses and names travel in the JSON batch and come back from either download."""
+    emulator.set_faults(rows_per_second=1_000_000)
+    client = make_client(emulator, download_format=download_format)
+    check_values_spanning_lines(emulator, client, caplog, key="name")
 
 
 def test_creation_is_retried_only_when_bouncer_surely_did_not_act(emulator):

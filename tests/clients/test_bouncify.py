@@ -26,6 +26,7 @@ from tests.clients.vendor_cases import (
     check_creation_is_not_repeated,
     check_download_restarts,
     check_single_verdict,
+    check_values_spanning_lines,
     counts,
     neutral,
     records,
@@ -216,6 +217,12 @@ def test_ten_thousand_addresses_under_faults_make_one_list(emulator):
 def test_a_broken_download_restarts_without_losing_or_repeating_rows(emulator):
     emulator.set_faults(rows_per_second=1_000_000)
     check_download_restarts(emulator, make_client(emulator), [f"user{i}@example.com" for i in range(10_000)])
+
+
+def test_values_spanning_lines_survive_the_upload_the_download_and_its_restarts(emulator, caplog):
+    """The quoted upload CSV carries line breaks; the quoted download gives them back."""
+    emulator.set_faults(rows_per_second=1_000_000)
+    check_values_spanning_lines(emulator, make_client(emulator), caplog)
 
 
 def test_upload_is_retried_only_when_bouncify_surely_did_not_act(emulator):

@@ -20,6 +20,7 @@ from airflow_provider_emailverify.exceptions import (
 )
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.neverbounce_cases import COUNTS, FAST_RETRY, VERDICTS, expected, neutral, records, wait_for
+from tests.clients.vendor_cases import check_values_spanning_lines
 
 
 def make_client(emulator, **extras) -> NeverBounceClient:
@@ -331,6 +332,13 @@ def test_download_line_feeds(emulator, line_feed):
     wait_for(nb, job_id)
     rows = list(nb.iter_results(job_id))
     assert [(row.email, neutral(row)) for row in rows] == [(e, expected(e, suggestion=False)) for e in VERDICTS]
+
+
+@pytest.mark.parametrize("line_feed", ["LINEFEED_0A0D", "LINEFEED_0D0A", "LINEFEED_0A", "LINEFEED_0D"])
+def test_values_spanning_lines_survive_the_download_and_its_restarts(emulator, caplog, line_feed):
+    """Quoted values holding line breaks, with every line feed type (the documented default is ``\\n\\r``)."""
+    emulator.set_faults(rows_per_second=1_000_000)
+    check_values_spanning_lines(emulator, make_client(emulator, download_line_feed_type=line_feed), caplog)
 
 
 def test_queued_state(client, emulator):

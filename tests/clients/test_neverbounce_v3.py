@@ -11,6 +11,7 @@ from airflow_provider_emailverify.clients.neverbounce_v3 import NeverBounceV3Cli
 from airflow_provider_emailverify.exceptions import AuthenticationError, InsufficientCreditsError, JobNotFoundError
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.neverbounce_cases import COUNTS, FAST_RETRY, VERDICTS, expected, neutral, records, wait_for
+from tests.clients.vendor_cases import MULTILINE_EMAILS, check_values_spanning_lines
 
 #: The v3 API username; the emulator's API key is the v3 API secret.
 USERNAME = "emuluser"
@@ -120,6 +121,18 @@ def test_rejected_token_is_renewed_once_and_the_call_replayed(client, emulator):
     assert client.get_credits() == 1_000_000
     assert v3_requests(emulator, "access_token") == 2
     assert v3_requests(emulator, "account") == 3  # the rejected call, then its replay
+
+
+def test_values_spanning_lines_survive_the_supplied_csv_the_download_and_its_restarts(emulator, caplog):
+    emulator.set_faults(rows_per_second=1_000_000)
+    check_values_spanning_lines(emulator, make_client(emulator), caplog)
+
+
+def test_a_bare_list_of_addresses_with_line_breaks(client):
+    emails = [template.format(i) for i, template in enumerate(MULTILINE_EMAILS)]
+    job_id = client.submit_job(emails)
+    wait_for(client, job_id)
+    assert [row.email for row in client.iter_results(job_id)] == emails
 
 
 def test_ten_thousand_addresses_under_faults(emulator):
