@@ -184,6 +184,9 @@ def csv_chunks(
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # csv quotes a field holding the line end ("\n") but not a lone "\r", which readers take
+    # for a line break: rows holding one are written fully quoted.
+    quote_all = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns.targets)
     getter = columns.row_getter()
     flags = columns.flag_positions
@@ -199,7 +202,15 @@ def csv_chunks(
         return values
 
     for batch in batched(results, chunk_rows):
-        writer.writerows(map(row, batch))
+        start = buffer.tell()
+        rows = list(map(row, batch))
+        writer.writerows(rows)
+        if "\r" in buffer.getvalue()[start:]:  # rare: one scan per chunk, then redo this chunk
+            buffer.seek(start)
+            buffer.truncate()
+            for values in rows:
+                carries_cr = any(isinstance(v, str) and "\r" in v for v in values)
+                (quote_all if carries_cr else writer).writerow(values)
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()

@@ -44,6 +44,7 @@ TRICKY_EMAILS = [
     "tab\there@example.com",
     "line\nbreak@example.com",
     "carriage\r\nreturn@example.com",
+    "lone\rcarriage@example.com",
     "ünïcødé@exämple.com",
     "用户@例子.广告",
     "emoji😀@example.com",
