@@ -261,7 +261,10 @@ class EmailVerifierAppEmulator(VendorEmulator):
             spool = self.state.new_spool()
             lists.append((spool, None))
             try:
-                info = await run_in_threadpool(ingest_csv, upload.file, spool, max_rows=max_rows, max_bytes=max_bytes)
+                info = await run_in_threadpool(
+                    ingest_csv, upload.file, spool, max_rows=max_rows, max_bytes=max_bytes,
+                    plain_lines=(upload.filename or "").lower().endswith(".txt"),
+                )
             except UploadLimitError:
                 refusal = self.failed(400, "File too large")
                 break

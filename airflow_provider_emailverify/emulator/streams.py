@@ -291,6 +291,21 @@ def _csv_records(fh: BinaryIO) -> Iterator[list[str]]:
         text.detach()
 
 
+def _line_records(fh: BinaryIO) -> Iterator[list[str]]:
+    """Non-blank lines of an uploaded one-address-a-line file, each as a one-cell row."""
+    import io
+
+    fh.seek(0)
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline=None)
+    try:
+        for line in text:
+            address = line.rstrip("\n")
+            if address.strip():
+                yield [address]
+    finally:
+        text.detach()
+
+
 def _line_count(fh: BinaryIO) -> int:
     """Lines in a file (an upper bound of its CSV records), counted without parsing."""
     fh.seek(0)
@@ -308,9 +323,13 @@ def ingest_csv(
     max_rows: int | None = None,
     max_bytes: int | None = None,
     on_email: Callable[[str], None] | None = None,
+    plain_lines: bool = False,
 ) -> CsvUpload:
     """
     Copy an uploaded CSV or one-address-a-line TXT file into ``spool``, one list of cells a row.
+
+    With ``plain_lines`` every non-blank line is one address, verbatim (a ``.txt`` list: commas
+    and quotes are part of the address); otherwise the file is read as CSV.
 
     Reads the (already spooled) upload as a stream; blank lines are skipped. A first row none of
     whose cells contains ``@`` is a header, and the address column is the one named ``email``
@@ -326,9 +345,10 @@ def ingest_csv(
         fh.seek(0, os.SEEK_END)
         if fh.tell() > max_bytes:
             raise UploadLimitError("bytes", max_bytes)
+    records = _line_records if plain_lines else _csv_records
     if max_rows is not None and _line_count(fh) > max_rows:
         count, header_rows = 0, 0
-        for cells in _csv_records(fh):
+        for cells in records(fh):
             if not count:
                 header_rows = int(is_header(cells))
             count += 1
@@ -336,7 +356,7 @@ def ingest_csv(
             raise UploadLimitError("rows", max_rows)
     header: list[str] | None = None
     email_index = width = rows = 0
-    for cells in _csv_records(fh):
+    for cells in records(fh):
         if not width:
             width = len(cells)
             if is_header(cells):

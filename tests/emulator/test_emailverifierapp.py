@@ -204,6 +204,19 @@ def test_one_job_per_file_and_result_files(eva: Eva) -> None:
     ]
 
 
+def test_a_txt_list_is_one_address_a_line_taken_verbatim(eva: Eva) -> None:
+    """The spec: ``.txt`` is one address per line; commas and quotes belong to the address."""
+    (job,) = eva.upload(("list.txt", b'comma,local@example.com\n"quoted"@example.com\n\nplain@example.com\n'))
+    links = eva.wait(job)
+    valid, invalid = (
+        [row[0] for row in rows_of(requests.get(links[name], timeout=10).text)[1:]]
+        for name in ("valid_result_link", "invalid_result_link")
+    )
+    assert valid == ["plain@example.com"]
+    assert invalid == ["comma,local@example.com", '"quoted"@example.com']  # bad syntax, kept whole
+    assert eva.credits() == 1_000_000 - 3
+
+
 def test_result_links_need_the_right_token(eva: Eva) -> None:
     (job_id,) = eva.upload(("a.txt", b"a@example.com\n"))
     link = eva.wait(job_id)["valid_result_link"]
