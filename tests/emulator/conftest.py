@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from airflow_provider_emailverify.emulator.pytest_plugin import EmulatorHandle
+    from tests.emulator.neverbounce_helpers import NB
     from tests.emulator.polling import VendorClient
 
 #: jobs finish almost at once; tests that watch a job progress slow it down themselves
@@ -22,6 +23,14 @@ def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
     """The session's emulator, reset, verifying :data:`FAST_ROWS_PER_SECOND` rows a second."""
     emulator.set_faults(rows_per_second=FAST_ROWS_PER_SECOND)
     return emulator
+
+
+@pytest.fixture
+def nb(fast_emulator: EmulatorHandle) -> NB:
+    """The NeverBounce v4.2 API of the fast emulator, spoken with plain ``requests``."""
+    from tests.emulator.neverbounce_helpers import NB
+
+    return NB(fast_emulator)
 
 
 @pytest.fixture

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 
 FINAL = ("complete", "failed")
 
+#: a small list with every verdict, a bad address and a repeated one (address, name)
+ROWS = [
+    ["support@neverbounce.com", "Fred McValid"],
+    ["invalid@neverbounce.com", "Bob McInvalid"],
+    ["someone@catchall.test", "Cat"],
+    ["temp@mailinator.com", "Dis"],
+    ["unknown1@example.com", "Unk"],
+    ["not-an-email", "Bad"],
+    ["support@neverbounce.com", "Fred again"],
+]
+
 
 class NB:
     """The v4 API of a running emulator, spoken with ``requests``."""
