@@ -8,6 +8,7 @@ service does (query string, form or JSON body, bracket notation), and rendering 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -69,6 +70,8 @@ NGINX_PAGE = (
     "<center><h1>{code}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 ADDRESS_FIELDS = ("original_email", "normalized_email", "addr", "alias", "host", "fqdn", "domain", "subdomain", "tld")
+#: the address-dependent ``address_info`` parts, as :func:`address_values` returns them
+ADDRESS_VALUE_FIELDS = ("addr", "alias", "host", "fqdn", "domain", "subdomain", "tld")
 
 
 class NBError(Exception):
@@ -268,6 +271,24 @@ def dns_facts(verdict: Verdict) -> tuple[bool, bool, bool]:
     return _DNS[verdict.kind]
 
 
+@functools.lru_cache(maxsize=4096)
+def host_parts(host: str) -> tuple[str, str, str, str]:
+    """``fqdn``, ``domain``, ``subdomain`` and ``tld`` of an address's host (memoized: lists repeat hosts)."""
+    labels = host.lower().split(".")
+    suffix_len = 2 if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_LEVEL_SUFFIXES else 1
+    tld = ".".join(labels[-suffix_len:])
+    domain = labels[-suffix_len - 1] if len(labels) > suffix_len else ""
+    fqdn = f"{domain}.{tld}" if domain else host.lower()
+    return fqdn, domain, ".".join(labels[: -suffix_len - 1]), tld
+
+
+def address_values(email: str) -> tuple[str, ...]:
+    """The ``address_info`` parts of a syntactically valid address, in :data:`ADDRESS_VALUE_FIELDS` order."""
+    local, _, host = email.strip().rpartition("@")
+    addr, _, alias = local.partition("+")
+    return (addr, alias, host, *host_parts(host))
+
+
 def address_parts(email: str, verdict: Verdict | None = None) -> dict[str, str]:
     """
     ``address_info`` (spec §4.2): all strings, only ``original_email`` for unparseable input.
@@ -277,22 +298,9 @@ def address_parts(email: str, verdict: Verdict | None = None) -> dict[str, str]:
     info["original_email"] = email
     if verdict.syntax_error:
         return info
-    local, _, host = email.strip().rpartition("@")
-    addr, _, alias = local.partition("+")
-    labels = host.lower().split(".")
-    suffix_len = 2 if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_LEVEL_SUFFIXES else 1
-    tld = ".".join(labels[-suffix_len:])
-    domain = labels[-suffix_len - 1] if len(labels) > suffix_len else ""
-    info.update(
-        normalized_email=f"{addr}@{host}".lower(),
-        addr=addr,
-        alias=alias,
-        host=host,
-        fqdn=f"{domain}.{tld}" if domain else host.lower(),
-        domain=domain,
-        subdomain=".".join(labels[: -suffix_len - 1]),
-        tld=tld,
-    )
+    values = address_values(email)
+    info.update(zip(ADDRESS_VALUE_FIELDS, values))
+    info["normalized_email"] = f"{values[0]}@{values[2]}".lower()
     return info
 
 
