@@ -73,6 +73,16 @@ VENDOR_STATUS_MAP: dict[str, dict[str, str]] = {
 VENDOR_STATUS_MAP["neverbounce_v3"] = VENDOR_STATUS_MAP["neverbounce"]
 
 
+#: The statuses as plain text, for the per-row lookups (an Enum member's ``.value`` is a property).
+_DELIVERABLE, _RISKY, _UNKNOWN = Status.DELIVERABLE.value, Status.RISKY.value, Status.UNKNOWN.value
+
+#: vendor -> {vendor verdict as given -> neutral status before the disposable rule}. A download
+#: repeats a handful of verdicts, so each is cleaned and mapped once; at most
+#: :data:`_STATUS_CACHE_LIMIT` verdicts are kept per vendor, so free text cannot grow it.
+_STATUS_CACHE: dict[str, dict[str | None, str]] = {}
+_STATUS_CACHE_LIMIT = 1024
+
+
 def neutral_status(vendor: str, vendor_status: str | None, *, is_disposable: bool | None = None) -> str:
     """
     Map a vendor verdict to the neutral status.
@@ -84,11 +94,20 @@ def neutral_status(vendor: str, vendor_status: str | None, *, is_disposable: boo
     :param vendor_status: the vendor's own verdict.
     :param is_disposable: the vendor's disposable flag, when it gives one.
     """
-    mapping = VENDOR_STATUS_MAP.get(vendor, {})
-    status = mapping.get((vendor_status or "").strip().lower(), Status.UNKNOWN.value)
-    if status == Status.DELIVERABLE.value and is_disposable:
-        return Status.RISKY.value
+    known = _STATUS_CACHE.get(vendor)
+    status = None if known is None else known.get(vendor_status)
+    if status is None:
+        status = VENDOR_STATUS_MAP.get(vendor, {}).get((vendor_status or "").strip().lower(), _UNKNOWN)
+        known = _STATUS_CACHE.setdefault(vendor, {})
+        if len(known) < _STATUS_CACHE_LIMIT:
+            known[vendor_status] = status
+    if status == _DELIVERABLE and is_disposable:
+        return _RISKY
     return status
+
+
+#: :meth:`VerificationResult.from_verdict`'s default ``extra``: each row gets a new empty dict.
+_NEW_DICT: Any = object()
 
 
 @dataclass(slots=True)
@@ -137,8 +156,44 @@ class VerificationResult:
     ) -> VerificationResult:
         """Build a row from a vendor verdict, deriving the neutral status (disposable rule included)."""
         text = "" if vendor_status is None else str(vendor_status)
-        status = neutral_status(vendor, text, is_disposable=fields.get("is_disposable"))
-        return cls(email=email, status=status, vendor_status=text, vendor=vendor, job_id=job_id, **fields)
+        return cls.from_verdict(vendor, email, text, job_id, **fields)
+
+    @classmethod
+    def from_verdict(
+        cls,
+        vendor: str,
+        email: str,
+        vendor_status: str,
+        job_id: str | None = None,
+        reason: str = "",
+        is_disposable: bool | None = None,
+        is_role: bool | None = None,
+        is_free: bool | None = None,
+        is_catchall: bool | None = None,
+        is_syntax_error: bool | None = None,
+        suggestion: str | None = None,
+        extra: dict[str, Any] = _NEW_DICT,
+    ) -> VerificationResult:
+        """
+        :meth:`from_vendor` for the per-row loops of the download parsers: the verdict is already
+        text and the fields may be given by position (a row is built several times faster than
+        through keyword arguments). The parameters are the fields of the same names.
+        """
+        return cls(
+            email,
+            neutral_status(vendor, vendor_status, is_disposable=is_disposable),
+            vendor_status,
+            reason,
+            is_disposable,
+            is_role,
+            is_free,
+            is_catchall,
+            is_syntax_error,
+            suggestion,
+            vendor,
+            job_id,
+            {} if extra is _NEW_DICT else extra,
+        )
 
     def as_dict(self, *, with_extra: bool = False) -> dict[str, Any]:
         """The neutral columns as a dict (in :data:`NEUTRAL_COLUMNS` order), plus ``extra`` if asked."""
@@ -161,3 +216,4 @@ def parse_bool(value: Any) -> bool | None:
     if text in ("false", "0", "no", "n", "f"):
         return False
     return None
+
