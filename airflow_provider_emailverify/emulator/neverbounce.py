@@ -81,10 +81,8 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     NGINX_PAGE,
     SEGMENTS,
-    AppendColumns,
     NBError,
     address_parts,
-    csv_cell,
     download_options,
     flag_value,
     fmt_time,
@@ -107,10 +105,10 @@ from airflow_provider_emailverify.emulator.neverbounce_engine import (
     InsufficientCredits,
     JobBook,
 )
+from airflow_provider_emailverify.emulator.neverbounce_download import v4_download
 from airflow_provider_emailverify.emulator.neverbounce_jobs import (
     SuppliedRows,
     as_row_list,
-    iter_download,
     results_page,
 )
 from airflow_provider_emailverify.emulator.neverbounce_v3 import NeverBounceV3Mixin
@@ -123,7 +121,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-    from airflow_provider_emailverify.emulator.core import EmulatorState, Verdict
+    from airflow_provider_emailverify.emulator.core import EmulatorState
     from airflow_provider_emailverify.emulator.neverbounce_jobs import Job
 
 V4_VERSIONS = ("v4", "v4.1", "v4.2")
@@ -523,26 +521,7 @@ class NeverBounceEmulator(NeverBounceV3Mixin, VendorEmulator):
         if job.phase != "complete":
             raise state_error("be downloaded")
         only_repeats = self.option("only_duplicates", "all") == "repeats"
-        width = len(job.header or ())
-        appended = AppendColumns(options.appends, options.yes_no)
-
-        def keep(verdict: Verdict, duplicated: bool, repeat: bool) -> bool:
-            if options.only_bad_syntax or options.only_duplicates:
-                dup = repeat if only_repeats else duplicated
-                return (options.only_bad_syntax and verdict.syntax_error) or (options.only_duplicates and dup)
-            if repeat and not options.include_duplicates:
-                return False
-            return nb_result(verdict) in options.results
-
-        def render(row: list[str], email: str, verdict: Verdict) -> str:
-            cells = [csv_cell(value, quote=True) for value in row] + ['""'] * (width - len(row))
-            return ",".join(cells + appended(email, verdict))
-
-        header = None
-        if job.header is not None:
-            header = ",".join([csv_cell(name, quote=False) for name in job.header] + list(options.appends))
-        body = iter_download(job, keep=keep, render=render, header=header, line_end=options.line_end)
-        return StreamingResponse(body, media_type="application/octet-stream")
+        return StreamingResponse(v4_download(job, options, only_repeats=only_repeats), media_type="application/octet-stream")
 
     async def _jobs_search(self, call: Call) -> Response:
         page = call.integer("page", 1, minimum=1)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from airflow_provider_emailverify.emulator.core import Verdict
+    from airflow_provider_emailverify.emulator.verdict_codes import CodedVerdict
 
 #: supplied payloads over this many bytes get HTTP 413 (spec §4.3; MiB assumed)
 MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
@@ -255,7 +256,7 @@ def meta_flag(params: dict[str, Any], name: str, default: bool) -> bool:
 # -- verdicts as NeverBounce results -------------------------------------------------------------------
 
 
-def nb_result(verdict: Verdict) -> str:
+def nb_result(verdict: Verdict | CodedVerdict) -> str:
     """The v4 result string for an emulator verdict."""
     if verdict.category == "deliverable":
         return "valid"
@@ -266,7 +267,7 @@ def nb_result(verdict: Verdict) -> str:
     return "disposable" if verdict.disposable else "catchall"
 
 
-def dns_facts(verdict: Verdict) -> tuple[bool, bool, bool]:
+def dns_facts(verdict: Verdict | CodedVerdict) -> tuple[bool, bool, bool]:
     """(host has DNS records, host has MX records, mail server reachable)."""
     return _DNS[verdict.kind]
 
@@ -397,42 +398,3 @@ def csv_cell(value: str, *, quote: bool) -> str:
     if quote or _NEEDS_QUOTES.search(value):
         return '"' + value.replace('"', '""') + '"'
     return value
-
-
-_FLAG_COLUMNS: dict[str, Callable[[Verdict], bool]] = {
-    "bad_syntax": lambda verdict: verdict.syntax_error,
-    "free_email_host": lambda verdict: verdict.free,
-    "role_account": lambda verdict: verdict.role,
-    "has_dns_info": lambda verdict: dns_facts(verdict)[0],
-    "has_mail_server": lambda verdict: dns_facts(verdict)[1],
-    "mail_server_reachable": lambda verdict: dns_facts(verdict)[2],
-}
-
-
-class AppendColumns:
-    """
-    Renders the appended download columns of one row, in the order asked for.
-
-    Built once per download so the per-row work is only what the request asked for.
-    """
-
-    def __init__(self, appends: tuple[str, ...], yes_no: tuple[str, str]) -> None:
-        self.appends = appends
-        self.yes, self.no = yes_no
-        self.needs_parts = any(name in ADDRESS_FIELDS or name == "network" for name in appends)
-
-    def __call__(self, email: str, verdict: Verdict) -> list[str]:
-        parts = address_parts(email, verdict) if self.needs_parts else {}
-        cells = []
-        for name in self.appends:
-            if name in _FLAG_COLUMNS:
-                cells.append(self.yes if _FLAG_COLUMNS[name](verdict) else self.no)
-            elif name == "email_status":
-                cells.append(nb_result(verdict))
-            elif name == "email_status_int":
-                cells.append(str(RESULT_CODES[nb_result(verdict)]))
-            elif name == "network":
-                cells.append(csv_cell(parts["fqdn"], quote=False) if dns_facts(verdict)[1] else "")
-            else:
-                cells.append(csv_cell(parts[name], quote=False))
-        return cells

@@ -3,7 +3,8 @@
 NeverBounce bulk jobs as the emulator keeps them: the job record, how submitted rows reach the
 job's on-disk :class:`~airflow_provider_emailverify.emulator.core.RowSpool` (supplied arrays or
 objects, remote files fetched over HTTP), the indexing pass ("parsing": counters, duplicates,
-a seek index), and reading rows back for jobs/results and downloads, all in constant memory.
+a seek index, each row's verdict code), and reading rows back for jobs/results, all in constant
+memory. Downloads are in :mod:`.neverbounce_download`.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from airflow_provider_emailverify.emulator.streams import (
     ingest_csv,
     is_header,
 )
+from airflow_provider_emailverify.emulator.verdict_codes import verdict_code
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
-    from airflow_provider_emailverify.emulator.core import JobClock, RowSpool, Verdict
+    from airflow_provider_emailverify.emulator.core import JobClock, RowSpool
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ class ParseSummary:
     dup_keys: frozenset[int]
     #: byte offset of every INDEX_STEP-th row in the spool
     offsets: list[int]
+    #: every spooled row's verdict, classified once here (:func:`~.verdict_codes.verdict_code`)
+    codes: bytearray
 
     def counts(self, upto: int | None = None) -> dict[str, int]:
         """Rows per v4 result among the first ``upto`` rows."""
@@ -290,6 +294,7 @@ def parse_spool(path: str, email_col: int, workdir: str, *, bill_duplicates: boo
     """
     tally = VerdictTally(("deliverable", "undeliverable", "risky", "unknown"), ("disposable", "bad_syntax"))
     offsets: list[int] = []
+    codes = bytearray()
     records = bad_syntax = 0
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         buckets = [open(os.path.join(tmp, str(index)), "wb") for index in range(_BUCKETS)]  # noqa: SIM115
@@ -304,6 +309,7 @@ def parse_spool(path: str, email_col: int, workdir: str, *, bill_duplicates: boo
                     row = _row(line)
                     email = cell_at(row, email_col)
                     verdict = classify(email)
+                    codes.append(verdict_code(verdict))
                     flags = ("disposable",) if verdict.disposable else ()
                     if verdict.syntax_error:
                         bad_syntax += 1
@@ -325,7 +331,7 @@ def parse_spool(path: str, email_col: int, workdir: str, *, bill_duplicates: boo
                     dup_keys.add(key)
                     duplicates += count - 1
     billable = records - bad_syntax - (0 if bill_duplicates else duplicates)
-    return ParseSummary(records, billable, bad_syntax, duplicates, tally, frozenset(dup_keys), offsets)
+    return ParseSummary(records, billable, bad_syntax, duplicates, tally, frozenset(dup_keys), offsets, codes)
 
 
 def iter_rows(job: Job, start: int = 0) -> Iterator[list[str]]:
@@ -359,52 +365,3 @@ def results_page(job: Job, start: int, count: int, results: frozenset[str] | Non
         if len(page) >= count:
             break
     return page
-
-
-def iter_download(
-    job: Job,
-    *,
-    keep: Callable[[Verdict, bool, bool], bool],
-    render: Callable[[list[str], str, Verdict], str],
-    header: str | None,
-    line_end: str,
-    chunk_size: int = 64 * 1024,
-) -> Iterator[bytes]:
-    """
-    A completed job as CSV bytes, computed row by row from the spool (constant memory).
-
-    :param keep: ``keep(verdict, is_duplicated_address, is_repeat)`` selects rows.
-    :param render: ``render(row, email, verdict)`` gives one line without its ending.
-    :param header: the header line, if the input had one.
-    """
-    summary = job.summary
-    assert summary is not None
-    dup_keys = summary.dup_keys
-    seen: set[int] = set()
-    parts: list[str] = []
-    size = 0
-    if header is not None:
-        parts.append(header + line_end)
-    rows = iter_rows(job)
-    if job.header_in_spool:
-        next(rows, None)
-    for row in rows:
-        email = job.email_of(row)
-        verdict = classify(email)
-        duplicated = repeat = False
-        if dup_keys and not verdict.syntax_error:
-            key = dedup_key(email)
-            if key in dup_keys:
-                duplicated = True
-                repeat = key in seen
-                seen.add(key)
-        if not keep(verdict, duplicated, repeat):
-            continue
-        line = render(row, email, verdict) + line_end
-        parts.append(line)
-        size += len(line)
-        if size >= chunk_size:
-            yield "".join(parts).encode("utf-8")
-            parts, size = [], 0
-    if parts:
-        yield "".join(parts).encode("utf-8")

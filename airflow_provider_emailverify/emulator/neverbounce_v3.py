@@ -53,7 +53,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     too_large,
 )
 from airflow_provider_emailverify.emulator.neverbounce_engine import InsufficientCredits
-from airflow_provider_emailverify.emulator.neverbounce_jobs import iter_download
+from airflow_provider_emailverify.emulator.neverbounce_download import LineFormat, iter_download
 from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, basic_auth, ingest_csv
 
 if TYPE_CHECKING:
@@ -63,9 +63,10 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-    from airflow_provider_emailverify.emulator.core import EmulatorState, Verdict
+    from airflow_provider_emailverify.emulator.core import EmulatorState
     from airflow_provider_emailverify.emulator.neverbounce_engine import JobBook
     from airflow_provider_emailverify.emulator.neverbounce_jobs import Job
+    from airflow_provider_emailverify.emulator.verdict_codes import CodedVerdict
 
 #: job phase -> v3 status code (spec §5.5)
 V3_STATUS = {
@@ -371,15 +372,16 @@ class NeverBounceV3Mixin:
         results = {result for name, result in _FILTERS.items() if given.get(name, not given)}
         repeats = given.get("duplicates", not given)
 
-        def keep(verdict: Verdict, duplicated: bool, repeat: bool) -> bool:
+        def keep(verdict: CodedVerdict, duplicated: bool, repeat: bool) -> bool:
             return (repeats or not repeat) and nb_result(verdict) in results
 
-        def render(row: list[str], email: str, verdict: Verdict) -> str:
+        def appended(verdict: CodedVerdict) -> list[str]:
             result = nb_result(verdict)
-            return ",".join([csv_cell(value, quote=False) for value in row] + [result if textcodes else str(RESULT_CODES[result])])
+            return [result if textcodes else str(RESULT_CODES[result])]
 
         header = ",".join([csv_cell(name, quote=False) for name in job.header] + ["result"]) if job.header else None
-        body = iter_download(job, keep=keep, render=render, header=header, line_end="\n")
+        lines = LineFormat(quote_all=False, width=0, appended=appended, line_end="\n")
+        body = iter_download(job, keep=keep, lines=lines, header=header)
         return StreamingResponse(body, media_type="application/octet-stream")
 
     async def _v3_delete(self, call: V3Call) -> Response:
