@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Status(str, Enum):
@@ -217,3 +220,17 @@ def parse_bool(value: Any) -> bool | None:
         return False
     return None
 
+
+class _TextFlags(dict):
+    """:func:`parse_bool` of text cells, remembered: at most 1024 spellings, so free text cannot grow it."""
+
+    def __missing__(self, text: str | None) -> bool | None:
+        value = parse_bool(text)
+        if len(self) < 1024:
+            self[text] = value
+        return value
+
+
+#: :func:`parse_bool` for a CSV cell (text or ``None``) by a lookup: a download repeats a few
+#: spellings, each read once. For the per-row loops of the download parsers.
+parse_text_flag: Callable[[str | None], bool | None] = _TextFlags().__getitem__

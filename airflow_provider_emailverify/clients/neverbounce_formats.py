@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_emailverify.clients.streams import checked_records, iter_csv
 from airflow_provider_emailverify.exceptions import EmailVerificationError, InvalidRequestError
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import VerificationResult, parse_bool
+from airflow_provider_emailverify.results import VerificationResult, parse_text_flag
 
 if TYPE_CHECKING:
     from airflow_provider_emailverify.clients.base import RawResponse
@@ -182,19 +182,6 @@ def job_info_from_status(body: Mapping[str, Any], *, header_row_counted: bool = 
     )
 
 
-#: ``binary_operators_type`` spellings (BIN_1_0, BIN_Y_N, BIN_y_n, BIN_yes_no, BIN_Yes_No, BIN_true_false).
-_FLAG_VALUES = {
-    text: value
-    for value, spellings in ((True, ("1", "Y", "y", "yes", "Yes", "true")), (False, ("0", "N", "n", "no", "No", "false")))
-    for text in spellings
-}
-
-
-def _flag(lookup: Any, text: str) -> bool | None:
-    value = lookup(text, _FLAG_VALUES)  # the dict itself marks "not a known spelling"
-    return parse_bool(text) if value is _FLAG_VALUES else value
-
-
 def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[VerificationResult]:
     """
     Neutral rows from a ``jobs/download`` CSV asked with :data:`DOWNLOAD_APPENDS`, one at a time.
@@ -202,6 +189,8 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
     The first line is the header (submitted object keys, then the appended column names);
     without one, the email is taken as the first column. Columns other than ``email`` become
     ``extra``. A data line repeating the header (the vendor's recorded header artefact) is skipped.
+    Flags may come in any ``binary_operators_type`` spelling (``1``/``0``, ``Y``/``N``,
+    ``yes``/``no``, ``true``/``false``, ...).
 
     :param lines: the CSV's lines, keeping their line breaks so that a quoted value spanning lines
         comes back whole (any line feed type, the documented ``\\n\\r`` included; see
@@ -209,43 +198,57 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
     :param job_id: the job the rows belong to.
     """
     appended = len(DOWNLOAD_APPENDS)
-    flag = _FLAG_VALUES.get
+    build = VerificationResult.from_verdict
+    flag = parse_text_flag
     names: list[str] | None = None
-    positions: dict[str, int] = {}
     for values in iter_csv(lines):
         if not values:
             continue
         if names is None:
-            if len(values) >= appended and set(values[-appended:]) == set(DOWNLOAD_APPENDS):
-                names = values[:-appended]
-                positions = {name: len(names) + i for i, name in enumerate(values[-appended:])}
+            header = len(values) >= appended and set(values[-appended:]) == set(DOWNLOAD_APPENDS)
+            if header:
+                names, appends = values[:-appended], values[-appended:]
+            else:
+                names = ["email"] + [str(i) for i in range(1, max(1, len(values) - appended))]
+                appends = list(DOWNLOAD_APPENDS)
+            width = len(names) + appended
+            status_at, role_at, free_at, syntax_at = (
+                len(names) + appends.index(name)
+                for name in ("email_status", "role_account", "free_email_host", "bad_syntax")
+            )
+            email_only = names == ["email"]  # the usual list of bare addresses: no extra columns
+            if header:
                 continue
-            names = ["email"] + [str(i) for i in range(1, max(1, len(values) - appended))]
-            positions = {name: len(names) + i for i, name in enumerate(DOWNLOAD_APPENDS)}
-        if len(values) < len(names) + appended:
+        if len(values) < width:
             raise EmailVerificationError(
-                f"neverbounce jobs/download of job {job_id}: a row has {len(values)} columns, "
-                f"expected {len(names) + appended}",
+                f"neverbounce jobs/download of job {job_id}: a row has {len(values)} columns, expected {width}",
                 vendor=VENDOR,
             )
-        columns = values[: len(names)]
-        if columns == names:
-            continue
-        record = dict(zip(names, columns))
-        email = record.pop("email", columns[0] if columns else "")
-        verdict = values[positions["email_status"]]
-        yield VerificationResult.from_vendor(
-            vendor=VENDOR,
-            email=email,
-            vendor_status=verdict,
-            job_id=job_id,
-            is_disposable=verdict == "disposable",
-            is_role=_flag(flag, values[positions["role_account"]]),
-            is_free=_flag(flag, values[positions["free_email_host"]]),
-            is_catchall=verdict == "catchall",
-            is_syntax_error=_flag(flag, values[positions["bad_syntax"]]),
-            suggestion=None,  # the CSV has no did-you-mean column (use results_source="results")
-            extra=record,
+        if email_only:
+            email = values[0]
+            if email == "email":
+                continue  # the header repeated as a data line
+            record: dict[str, str] = {}
+        else:
+            columns = values[: len(names)]
+            if columns == names:
+                continue
+            record = dict(zip(names, columns))
+            email = record.pop("email", columns[0] if columns else "")
+        verdict = values[status_at]
+        yield build(
+            VENDOR,
+            email,
+            verdict,
+            job_id,
+            "",
+            verdict == "disposable",
+            flag(values[role_at]),
+            flag(values[free_at]),
+            verdict == "catchall",
+            flag(values[syntax_at]),
+            None,  # the CSV has no did-you-mean column (use results_source="results")
+            record,
         )
 
 

@@ -297,6 +297,18 @@ def test_download_csv_without_header():
     assert (rows[0].email, rows[0].status, rows[0].is_free) == ("a@b.com", "deliverable", True)
 
 
+def test_download_csv_flags_in_any_spelling():
+    # binary_operators_type spellings, then others read as flags are everywhere else; unreadable ones are None.
+    spellings = {"1": True, "Y": True, "yes": True, "Yes": True, "true": True, " TRUE ": True, "t": True,
+                 "0": False, "N": False, "no": False, "No": False, "false": False, "F": False,
+                 "": None, "maybe": None, "2": None}
+    lines = ["email,bad_syntax,free_email_host,role_account,email_status"]
+    lines += [f"a{i}@b.com,{text},{text},{text},valid" for i, text in enumerate(spellings)]
+    for _ in range(2):  # a second download reads the same spellings the same way
+        rows = list(rows_from_download(lines, job_id="1"))
+        assert [(r.is_syntax_error, r.is_free, r.is_role) for r in rows] == [(v, v, v) for v in spellings.values()]
+
+
 def test_supplied_rows_build_the_input_array():
     body = b"".join(supplied_rows([{"email": "a@b.com", "id": 1}, {"email": "c@d.com"}, "e@f.com"]))
     assert json.loads(body) == [
