@@ -109,6 +109,11 @@ def neutral_status(vendor: str, vendor_status: str | None, *, is_disposable: boo
     return status
 
 
+def verdict_text(value: Any) -> str:
+    """A vendor verdict as the text kept in ``vendor_status``: ``None`` is empty, anything else ``str()``."""
+    return "" if value is None else str(value)
+
+
 #: :meth:`VerificationResult.from_verdict`'s default ``extra``: each row gets a new empty dict.
 _NEW_DICT: Any = object()
 
@@ -158,8 +163,7 @@ class VerificationResult:
         **fields: Any,
     ) -> VerificationResult:
         """Build a row from a vendor verdict, deriving the neutral status (disposable rule included)."""
-        text = "" if vendor_status is None else str(vendor_status)
-        return cls.from_verdict(vendor, email, text, job_id, **fields)
+        return cls.from_verdict(vendor, email, verdict_text(vendor_status), job_id, **fields)
 
     @classmethod
     def from_verdict(

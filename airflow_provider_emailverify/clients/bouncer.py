@@ -32,7 +32,7 @@ from airflow_provider_emailverify.exceptions import (
     TransientError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import STATUSES, VerificationResult, parse_bool
+from airflow_provider_emailverify.results import STATUSES, VerificationResult, parse_bool, verdict_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -92,11 +92,11 @@ def parse_record(record: Any, *, job_id: str | None = None) -> VerificationResul
     account = record.get("account") if isinstance(record.get("account"), dict) else {}
     reason = str(record.get("reason") or "")
     extra = {"name": record["name"]} if record.get("name") not in (None, "") else {}
-    return VerificationResult.from_vendor(
-        vendor=VENDOR,
-        email=str(record["email"]),
-        vendor_status=record.get("status"),
-        job_id=job_id,
+    return VerificationResult.from_verdict(
+        VENDOR,
+        str(record["email"]),
+        verdict_text(record.get("status")),
+        job_id,
         reason=reason,
         is_disposable=parse_bool(domain.get("disposable")),
         is_role=parse_bool(account.get("role")),

@@ -38,7 +38,13 @@ from airflow_provider_emailverify.exceptions import (
     PayloadTooLargeError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import Status, VerificationResult, neutral_status, parse_bool
+from airflow_provider_emailverify.results import (
+    Status,
+    VerificationResult,
+    neutral_status,
+    parse_bool,
+    parse_text_flag,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -179,16 +185,16 @@ def csv_row_parser(header: Sequence[str], *, job_id: str | None):
 
     def parse(row: Sequence[str]) -> VerificationResult:
         result = cell(row, result_at) or ""
-        return VerificationResult.from_vendor(
-            vendor=VENDOR,
-            email=cell(row, email_at) or "",
-            vendor_status=result,
-            job_id=job_id,
-            is_disposable=parse_bool(cell(row, flags["disposable"])),
-            is_role=parse_bool(cell(row, flags["role"])),
-            is_free=parse_bool(cell(row, flags["isp"])),
+        return VerificationResult.from_verdict(
+            VENDOR,
+            cell(row, email_at) or "",
+            result,
+            job_id,
+            is_disposable=parse_text_flag(cell(row, flags["disposable"])),
+            is_role=parse_text_flag(cell(row, flags["role"])),
+            is_free=parse_text_flag(cell(row, flags["isp"])),
             is_catchall=_catchall(result, cell(row, flags["accept_all"])),
-            is_syntax_error=parse_bool(cell(row, flags["syntax"])),
+            is_syntax_error=parse_text_flag(cell(row, flags["syntax"])),
             extra={name: row[i] for i, name in passthrough if i < len(row)},
         )
 

@@ -30,7 +30,7 @@ from airflow_provider_emailverify.exceptions import (
     PayloadTooLargeError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import VerificationResult, neutral_status, parse_bool
+from airflow_provider_emailverify.results import VerificationResult, neutral_status, parse_bool, parse_text_flag
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -188,7 +188,7 @@ def file_row_parser(header: Sequence[str] | None, *, verdict: str, job_id: str |
 
     def parse(row: Sequence[str]) -> VerificationResult:
         column = (cell(row, "status") or "").strip()
-        disposable = parse_bool(cell(row, "disposable"))
+        disposable = parse_text_flag(cell(row, "disposable"))
         status = neutral_status(VENDOR, verdict, is_disposable=disposable)
         if verdict == "Unknown" and column.lower() == "risky":
             status = neutral_status(VENDOR, column, is_disposable=disposable)
@@ -197,8 +197,8 @@ def file_row_parser(header: Sequence[str] | None, *, verdict: str, job_id: str |
             status=status,
             vendor_status=column or verdict,
             is_disposable=disposable,
-            is_role=parse_bool(cell(row, "role")),
-            is_free=parse_bool(cell(row, "free")),
+            is_role=parse_text_flag(cell(row, "role")),
+            is_free=parse_text_flag(cell(row, "free")),
             is_catchall=_catchall(column or verdict),
             suggestion=_suggestion(cell(row, "suggestion")),
             vendor=VENDOR,

@@ -174,7 +174,9 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
         comes back whole (see :func:`~airflow_provider_emailverify.clients.streams.iter_csv`).
     :param job_id: the job the rows belong to.
     """
+    build = VerificationResult.from_verdict
     names: list[str] | None = None
+    verdicts: dict[str, str] = {}  # result column -> name, read once per value (a handful per download)
     for values in iter_csv(lines):
         if not values:
             continue
@@ -183,17 +185,27 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
                 names = values
                 continue
             names = ["email"]
-        columns = values[:-1] if len(values) > 1 else values
-        if names[: len(columns)] == columns:
-            continue  # the header counted as a record
-        record = dict(zip(names, columns))
-        email = record.pop("email", columns[0])
-        verdict = result_name(values[-1]) if len(values) > 1 else ""
-        yield VerificationResult.from_vendor(
-            vendor=VENDOR,
-            email=email,
-            vendor_status=verdict,
-            job_id=job_id,
+        if names == ["email"]:  # the usual list of bare addresses: no extra columns
+            email = values[0]
+            if email == "email" and len(values) <= 2:
+                continue  # the header counted as a record
+            record: dict[str, str] = {}
+        else:
+            columns = values[:-1] if len(values) > 1 else values
+            if names[: len(columns)] == columns:
+                continue  # the header counted as a record
+            record = dict(zip(names, columns))
+            email = record.pop("email", columns[0])
+        verdict = ""
+        if len(values) > 1:
+            verdict = verdicts.get(values[-1]) or result_name(values[-1])
+            if len(verdicts) < 64:
+                verdicts[values[-1]] = verdict
+        yield build(
+            VENDOR,
+            email,
+            verdict,
+            job_id,
             is_disposable=verdict == "disposable",
             is_catchall=verdict == "catchall",
             extra=record,
