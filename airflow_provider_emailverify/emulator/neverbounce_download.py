@@ -5,14 +5,14 @@ job's spool in constant memory.
 
 Every row was classified once while the job was indexed
 (:attr:`~.neverbounce_jobs.ParseSummary.codes`), so a download only reads and formats: spooled
-rows are decoded a block of lines at a time, which rows to keep is looked up per verdict code,
-and the appended columns of each code are compiled once into a line template, leaving only the
-address columns (``addr``, ``host``, ...) to fill per row.
+rows are decoded a block of lines at a time (:func:`~.neverbounce_jobs.row_blocks`; a response
+chunk is the lines of one block), which rows to keep is looked up per verdict code, and the
+appended columns of each code are compiled once into a line template, leaving only the address
+columns (``addr``, ``host``, ...) to fill per row.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from operator import itemgetter
@@ -26,7 +26,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     dns_facts,
     nb_result,
 )
-from airflow_provider_emailverify.emulator.neverbounce_jobs import dedup_key
+from airflow_provider_emailverify.emulator.neverbounce_jobs import dedup_key, row_blocks
 from airflow_provider_emailverify.emulator.verdict_codes import CODED
 
 if TYPE_CHECKING:
@@ -39,23 +39,7 @@ if TYPE_CHECKING:
     #: a verdict code's compiled appended columns (see :attr:`LineFormat.templates`)
     _Template = tuple[str, str, Callable[[tuple[str, ...]], tuple[str, ...]] | None]
 
-#: spooled rows are decoded about this many bytes of lines at a time; a response chunk is the
-#: lines of one such block
-BLOCK_BYTES = 64 * 1024
-_decode = json.JSONDecoder().decode
 _LINE_BREAK_OR_QUOTE = re.compile(r'["\r\n]')
-
-
-def row_blocks(path: str, *, skip: int = 0, size: int = BLOCK_BYTES) -> Iterator[list[list[str]]]:
-    """A spool's rows after the first ``skip``, as lists of about ``size`` bytes of JSON lines each."""
-    with open(path, encoding="utf-8") as fh:
-        for _ in range(skip):
-            fh.readline()
-        while True:
-            lines = fh.readlines(size)
-            if not lines:
-                return
-            yield _decode("[" + ",".join(lines) + "]")
 
 
 @dataclass(frozen=True)
@@ -200,21 +184,24 @@ def iter_download(
     if header is not None:
         yield (header + lines.line_end).encode("utf-8")
     start = 1 if job.header_in_spool else 0
-    for rows in row_blocks(job.spool.path, skip=start):
-        parts = []
-        for row, code in zip(rows, codes[start : start + len(rows)]):
-            email = row[email_col] if email_col < len(row) else ""
-            index = code << 2
-            if dup_keys and not syntax[code]:
-                key = dedup_key(email)
-                if key in dup_keys:
-                    index |= 3 if key in seen else 2
-                    seen.add(key)
-            if kept[index]:
-                parts.append(line(row, email, code))
-        start += len(rows)
-        if parts:
-            yield "".join(parts).encode("utf-8")
+    with open(job.spool.path, "rb") as fh:
+        if start:
+            fh.readline()
+        for _lines, rows in row_blocks(fh):
+            parts = []
+            for row, code in zip(rows, codes[start : start + len(rows)]):
+                email = row[email_col] if email_col < len(row) else ""
+                index = code << 2
+                if dup_keys and not syntax[code]:
+                    key = dedup_key(email)
+                    if key in dup_keys:
+                        index |= 3 if key in seen else 2
+                        seen.add(key)
+                if kept[index]:
+                    parts.append(line(row, email, code))
+            start += len(rows)
+            if parts:
+                yield "".join(parts).encode("utf-8")
 
 
 def v4_download(job: Job, options: DownloadOptions, *, only_repeats: bool) -> Iterator[bytes]:

@@ -33,6 +33,7 @@ from airflow_provider_emailverify.emulator.verdict_codes import verdict_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import BinaryIO
 
     from airflow_provider_emailverify.emulator.core import JobClock, RowSpool
 
@@ -42,12 +43,27 @@ log = logging.getLogger(__name__)
 INDEX_STEP = 1024
 _BUCKETS = 64
 _HASH = struct.Struct("<q")
+#: spooled rows are read and decoded about this many bytes of lines at a time
+BLOCK_BYTES = 64 * 1024
 _decode = json.JSONDecoder().decode
 
 
 def _row(line: bytes) -> list[str]:
     """One spooled row (a JSON line)."""
     return _decode(line.decode("utf-8"))
+
+
+def row_blocks(fh: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[tuple[list[bytes], list[list[str]]]]:
+    """
+    The rest of a spool, about ``size`` bytes of lines at a time: (the JSON lines, their rows).
+
+    One decode call per block instead of per line.
+    """
+    while True:
+        lines = fh.readlines(size)
+        if not lines:
+            return
+        yield lines, _decode("[" + b",".join(lines).decode("utf-8") + "]")
 
 
 def cell_text(value: Any) -> str:
@@ -301,23 +317,23 @@ def parse_spool(path: str, email_col: int, workdir: str, *, bill_duplicates: boo
         try:
             with open(path, "rb") as fh:
                 offset = 0
-                for line in fh:
-                    if records % INDEX_STEP == 0:
-                        offsets.append(offset)
-                    offset += len(line)
-                    records += 1
-                    row = _row(line)
-                    email = cell_at(row, email_col)
-                    verdict = classify(email)
-                    codes.append(verdict_code(verdict))
-                    flags = ("disposable",) if verdict.disposable else ()
-                    if verdict.syntax_error:
-                        bad_syntax += 1
-                        tally.add(verdict.category, ("bad_syntax",))
-                        continue
-                    tally.add(verdict.category, flags)
-                    key = dedup_key(email)
-                    buckets[key % _BUCKETS].write(_HASH.pack(key))
+                for lines, rows in row_blocks(fh):
+                    for line, row in zip(lines, rows):
+                        if records % INDEX_STEP == 0:
+                            offsets.append(offset)
+                        offset += len(line)
+                        records += 1
+                        email = cell_at(row, email_col)
+                        verdict = classify(email)
+                        codes.append(verdict_code(verdict))
+                        flags = ("disposable",) if verdict.disposable else ()
+                        if verdict.syntax_error:
+                            bad_syntax += 1
+                            tally.add(verdict.category, ("bad_syntax",))
+                            continue
+                        tally.add(verdict.category, flags)
+                        key = dedup_key(email)
+                        buckets[key % _BUCKETS].write(_HASH.pack(key))
         finally:
             for bucket in buckets:
                 bucket.close()
