@@ -18,6 +18,7 @@ import json
 import re
 import tempfile
 import uuid
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailverify.exceptions import InvalidRequestError, PayloadTooLargeError
@@ -177,18 +178,19 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:
     lone ``\\r``). No byte is dropped, so a quoted CSV field holding a line break survives
     :func:`iter_csv`. Line breaks are ASCII, so a split never falls inside a multi-byte character.
     """
+    return chain.from_iterable(_chunk_lines(chunks))
+
+
+def _chunk_lines(chunks: Iterable[bytes]) -> Iterator[Iterator[str]]:
+    """The lines of each chunk for :func:`iter_lines`, decoded as they are read (no Python step per line)."""
     pending = b""
     for chunk in chunks:
         pending += chunk
         # The last piece is held back: it may be cut short, or a "\r" may get its "\n" next.
         *lines, pending = pending.splitlines(keepends=True)
-        yield from map(_utf8, lines)
+        yield map(bytes.decode, lines)
     if pending:
-        yield _utf8(pending)
-
-
-def _utf8(line: bytes) -> str:
-    return line.decode("utf-8")
+        yield map(bytes.decode, (pending,))
 
 
 def iter_csv(lines: Iterable[str]) -> Iterator[list[str]]:
