@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_provider_emailverify.clients.streams import iter_csv, iter_lines
+from airflow_provider_emailverify.clients.streams import iter_csv_split, iter_lines
 from airflow_provider_emailverify.exceptions import EmailVerificationError, ThrottledError, TransientError
 
 if TYPE_CHECKING:
@@ -356,10 +356,11 @@ class BaseClient:
     def stream_csv(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[list[str]]:
         """
         The records of a streamed CSV download (:meth:`stream_lines` read by
-        :func:`~.streams.iter_csv`): RFC 4180 quoting, a quoted field may span lines, constant
-        memory. Errors and restarts as for :meth:`stream_lines`.
+        :func:`~.streams.iter_csv_split`, the records :func:`~.streams.iter_csv` gives): RFC 4180
+        quoting, a quoted field may span lines, constant memory. Errors and restarts as for
+        :meth:`stream_lines`.
         """
-        return iter_csv(self.stream_lines(call, chunk_size=chunk_size))
+        return iter_csv_split(self.stream_lines(call, chunk_size=chunk_size))
 
     def stream_chunks(
         self, call: ApiCall[Any], *, json_body: bool = False, chunk_size: int = 256 * 1024

@@ -36,6 +36,7 @@ from airflow_provider_emailverify.clients.neverbounce_formats import (
     job_name,
     result_from_verification,
     rows_from_download,
+    rows_from_records,
     supplied_rows,
 )
 from airflow_provider_emailverify.clients.verification import VerificationClient
@@ -67,6 +68,7 @@ __all__ = [
     "job_info_from_status",
     "result_from_verification",
     "rows_from_download",
+    "rows_from_records",
     "supplied_rows",
 ]
 
@@ -407,7 +409,7 @@ class NeverBounceClient(VerificationClient):
         job_id = str(job_id)
         call = self.download_call(job_id)
         return self.iter_restartable(
-            lambda: rows_from_download(self.stream_lines(call), job_id=job_id), what=f"job {job_id} download"
+            lambda: rows_from_records(self.stream_csv(call), job_id=job_id), what=f"job {job_id} download"
         )
 
     def iter_json_results(self, job_id: str, *, page_size: int | None = None) -> Iterator[VerificationResult]:

@@ -197,11 +197,22 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
         :func:`~airflow_provider_emailverify.clients.streams.iter_csv`).
     :param job_id: the job the rows belong to.
     """
+    yield from rows_from_records(iter_csv(lines), job_id=job_id)
+
+
+def rows_from_records(records: Iterable[list[str]], *, job_id: str) -> Iterator[VerificationResult]:
+    """
+    :func:`rows_from_download` from the download's CSV records, as
+    :meth:`~airflow_provider_emailverify.clients.base.BaseClient.stream_csv` reads them.
+
+    :param records: the CSV's records, the header first.
+    :param job_id: the job the rows belong to.
+    """
     appended = len(DOWNLOAD_APPENDS)
     build = VerificationResult.from_verdict
     flag = parse_text_flag
     names: list[str] | None = None
-    for values in iter_csv(lines):
+    for values in records:
         if not values:
             continue
         if names is None:

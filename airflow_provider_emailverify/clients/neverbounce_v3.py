@@ -174,10 +174,21 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
         comes back whole (see :func:`~airflow_provider_emailverify.clients.streams.iter_csv`).
     :param job_id: the job the rows belong to.
     """
+    yield from rows_from_records(iter_csv(lines), job_id=job_id)
+
+
+def rows_from_records(records: Iterable[list[str]], *, job_id: str) -> Iterator[VerificationResult]:
+    """
+    :func:`rows_from_download` from the download's CSV records, as
+    :meth:`~airflow_provider_emailverify.clients.base.BaseClient.stream_csv` reads them.
+
+    :param records: the CSV's records, the first one perhaps our header.
+    :param job_id: the job the rows belong to.
+    """
     build = VerificationResult.from_verdict
     names: list[str] | None = None
     verdicts: dict[str, str] = {}  # result column -> name, read once per value (a handful per download)
-    for values in iter_csv(lines):
+    for values in records:
         if not values:
             continue
         if names is None:
@@ -527,5 +538,5 @@ class NeverBounceV3Client(VerificationClient):
         job_id = str(job_id)
         call = self.endpoint_call("download", job_id=job_id)
         return self.iter_restartable(
-            lambda: rows_from_download(self.stream_lines(call), job_id=job_id), what=f"job {job_id} download"
+            lambda: rows_from_records(self.stream_csv(call), job_id=job_id), what=f"job {job_id} download"
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_emailverify.clients.base import BaseClient, RetryPolicy
-from airflow_provider_emailverify.clients.streams import checked_records, iter_csv, iter_lines
+from airflow_provider_emailverify.clients.streams import checked_records, iter_csv, iter_csv_split, iter_lines
 from airflow_provider_emailverify.exceptions import InvalidRequestError, TransientError
 
 #: Records whose values break a reader that splits the text on line breaks first.
@@ -55,6 +55,16 @@ def test_quoted_values_spanning_lines_come_back_exactly(line_feed):
         assert list(iter_csv(iter_lines(chunked(data, size)))) == RECORDS, size
 
 
+@pytest.mark.parametrize("line_feed", LINE_FEEDS)
+def test_split_lines_give_the_same_records_blank_lines_included(line_feed):
+    blank = line_feed.encode()
+    middle = rfc4180(RECORDS[:3], line_feed) + blank * 2 + rfc4180(RECORDS[3:], line_feed) + blank
+    for data, expected in ((middle, RECORDS), (blank * 2 + middle, [[], *RECORDS]), (blank, [[]]), (b"", [])):
+        for size in (1, 2, 3, 5, 64):
+            assert list(iter_csv_split(iter_lines(chunked(data, size)))) == expected, (data, size)
+            assert list(iter_csv(iter_lines(chunked(data, size)))) == expected, (data, size)
+
+
 def test_minimal_quoting_and_blank_lines():
     data = b'email,n\r\n\r\na@b.com,1\r\n"x\ny@z.com","a ""q"""\r\n\r\n'
     rows = [row for row in iter_csv(iter_lines(chunked(data, 3))) if row]
@@ -71,25 +81,26 @@ def test_lines_without_their_breaks_are_whole_records():
 class _Breaking:
     """Download bodies: the first cut inside a quoted value spanning lines, then the whole one."""
 
-    def __init__(self, data: bytes, cut: int) -> None:
-        self.data, self.cut, self.opened = data, cut, 0
+    def __init__(self, data: bytes, cut: int, read=iter_csv) -> None:
+        self.data, self.cut, self.read, self.opened = data, cut, read, 0
 
     def __call__(self):
         self.opened += 1
         if self.opened == 1:
-            return iter_csv(iter_lines(self._broken()))
-        return iter_csv(iter_lines(chunked(self.data, 5)))
+            return self.read(iter_lines(self._broken()))
+        return self.read(iter_lines(chunked(self.data, 5)))
 
     def _broken(self):
         yield from chunked(self.data[: self.cut], 5)
         raise TransientError("connection dropped", vendor="test")
 
 
-def test_a_restart_after_rows_spanning_lines_skips_what_was_read():
+@pytest.mark.parametrize("read", [iter_csv, iter_csv_split])
+def test_a_restart_after_rows_spanning_lines_skips_what_was_read(read):
     data = rfc4180(RECORDS, "\r\n")
     cut = data.index(b"two\r\n") + 4  # between the "\r" and "\n" of a quoted value, rows 1-2 read
     client = BaseClient(api_key="k", retry=RetryPolicy(attempts=3, initial=0.0, maximum=0.0))
-    body = _Breaking(data, cut)
+    body = _Breaking(data, cut, read)
     assert list(client.iter_restartable(body, what="test download")) == RECORDS
     assert body.opened == 2
 
