@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_emailverify.clients.streams import checked_records, iter_csv
 from airflow_provider_emailverify.exceptions import EmailVerificationError, InvalidRequestError
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import VerificationResult, parse_text_flag
+from airflow_provider_emailverify.results import VerificationResult, neutral_status, parse_text_flag
 
 if TYPE_CHECKING:
     from airflow_provider_emailverify.clients.base import RawResponse
@@ -209,8 +209,10 @@ def rows_from_records(records: Iterable[list[str]], *, job_id: str) -> Iterator[
     :param job_id: the job the rows belong to.
     """
     appended = len(DOWNLOAD_APPENDS)
-    build = VerificationResult.from_verdict
+    row = VerificationResult
     flag = parse_text_flag
+    # verdict -> (neutral status, disposable, catch-all): a download has a handful of verdicts.
+    verdicts: dict[str, tuple[str, bool, bool]] = {}
     names: list[str] | None = None
     for values in records:
         if not values:
@@ -247,18 +249,26 @@ def rows_from_records(records: Iterable[list[str]], *, job_id: str) -> Iterator[
             record = dict(zip(names, columns))
             email = record.pop("email", columns[0] if columns else "")
         verdict = values[status_at]
-        yield build(
-            VENDOR,
+        known = verdicts.get(verdict)
+        if known is None:
+            disposable = verdict == "disposable"
+            known = (neutral_status(VENDOR, verdict, is_disposable=disposable), disposable, verdict == "catchall")
+            if len(verdicts) < 64:
+                verdicts[verdict] = known
+        status, disposable, catchall = known
+        yield row(  # by position, in the order of the fields
             email,
+            status,
             verdict,
-            job_id,
-            "",
-            verdict == "disposable",
+            "",  # reason
+            disposable,
             flag(values[role_at]),
             flag(values[free_at]),
-            verdict == "catchall",
+            catchall,
             flag(values[syntax_at]),
-            None,  # the CSV has no did-you-mean column (use results_source="results")
+            None,  # suggestion: the CSV has no did-you-mean column (use results_source="results")
+            VENDOR,
+            job_id,
             record,
         )
 

@@ -309,6 +309,17 @@ def test_download_csv_flags_in_any_spelling():
         assert [(r.is_syntax_error, r.is_free, r.is_role) for r in rows] == [(v, v, v) for v in spellings.values()]
 
 
+def test_download_csv_with_many_distinct_verdicts():
+    verdicts = [f"new verdict {i}" for i in range(100)] + ["valid", "disposable", "catchall", "invalid", "unknown"]
+    lines = [f"a{i}@b.com,0,0,0,{verdict}" for i, verdict in enumerate(verdicts * 2)]
+    rows = list(rows_from_download(lines, job_id="1"))
+    expected = ["unknown"] * 100 + ["deliverable", "risky", "risky", "undeliverable", "unknown"]
+    assert [(r.status, r.vendor_status) for r in rows] == list(zip(expected * 2, verdicts * 2))
+    assert [(r.is_disposable, r.is_catchall) for r in rows[100:105]] == [
+        (False, False), (True, False), (False, True), (False, False), (False, False)
+    ]
+
+
 def test_supplied_rows_build_the_input_array():
     body = b"".join(supplied_rows([{"email": "a@b.com", "id": 1}, {"email": "c@d.com"}, "e@f.com"]))
     assert json.loads(body) == [
