@@ -9,8 +9,6 @@ Everything here streams: generators in, generators out, never a list of all rows
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from itertools import islice
 from operator import attrgetter
@@ -159,6 +157,18 @@ class ResultColumns:
         ]
         return lambda result: tuple(part(result) for part in parts)
 
+    def column_values(self, batch: Sequence[VerificationResult]) -> list[list[Any]]:
+        """
+        The selected values of a batch of results, column by column (one list per column, in
+        order). Each column is read by one ``map`` over the batch, so the per-row work runs in C
+        (the encoders then ``zip`` or ``format`` the columns back into rows).
+        """
+        neutral = set(NEUTRAL_COLUMNS)
+        return [
+            list(map(attrgetter(source) if source in neutral else _extra_getter(source), batch))
+            for source in self.sources
+        ]
+
 
 def _extra_getter(name: str) -> Callable[[VerificationResult], Any]:
     def get(result: VerificationResult) -> Any:
@@ -179,43 +189,46 @@ def csv_chunks(
 ) -> Iterator[bytes]:
     """
     UTF-8 CSV with a header row, as byte chunks of ``chunk_rows`` rows. Flags are
-    ``true``/``false``/empty; fields with quotes, commas or line breaks are quoted (RFC 4180
-    quoting, ``\\n`` line ends).
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    # csv quotes a field holding the line end ("\n") but not a lone "\r", which readers take
-    # for a line break: rows holding one are written fully quoted.
-    quote_all = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(columns.targets)
-    getter = columns.row_getter()
-    flags = columns.flag_positions
-    text_of = _CSV_BOOL.get
+    ``true``/``false``/empty; fields holding a comma, a quote or a line break (``\\n`` or a
+    lone ``\\r``) are quoted, quotes doubled (RFC 4180), lines end with ``\\n``.
 
-    def row(result: VerificationResult) -> Any:
-        values = getter(result)
-        if not flags:
-            return values
-        values = list(values)
-        for i in flags:
-            values[i] = text_of(values[i], values[i])
-        return values
+    Each chunk is encoded column by column: a column with nothing to quote (the usual case)
+    is taken as it is, and the lines are one ``str.format`` each, so the per-row work runs in C.
+    """
+    text_of = _CSV_BOOL.get
+    width = len(columns)
+    template = ",".join(["{}"] * width) + "\n"
+    line = template.format
+    header = [_csv_field(target, alone=width == 1) for target in columns.targets]
+    yield template.format(*header).encode("utf-8")
+
+    def encoded(column: list[Any]) -> list[str]:
+        texts = list(map(text_of, column, column))  # None -> "", flags -> true/false, text kept
+        try:
+            joined = "\0".join(texts)
+        except TypeError:  # not all text: write values as str() does
+            texts = [text if text.__class__ is str else str(text) for text in texts]
+            joined = "\0".join(texts)
+        if any(special in joined for special in _CSV_SPECIALS) or (width == 1 and "" in texts):
+            return [_csv_field(text, alone=width == 1) for text in texts]
+        return texts
 
     for batch in batched(results, chunk_rows):
-        start = buffer.tell()
-        rows = list(map(row, batch))
-        writer.writerows(rows)
-        if "\r" in buffer.getvalue()[start:]:  # rare: one scan per chunk, then redo this chunk
-            buffer.seek(start)
-            buffer.truncate()
-            for values in rows:
-                carries_cr = any(isinstance(v, str) and "\r" in v for v in values)
-                (quote_all if carries_cr else writer).writerow(values)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode("utf-8")
+        yield "".join(map(line, *map(encoded, columns.column_values(batch)))).encode("utf-8")
+
+
+#: what makes a CSV field need quoting (a lone "\r" too: readers take it for a line break)
+_CSV_SPECIALS = (",", '"', "\n", "\r")
+
+
+def _csv_field(text: str, *, alone: bool = False) -> str:
+    """
+    One CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break, or
+    when it is the only field of its line and empty (else the line would read as blank).
+    """
+    if any(special in text for special in _CSV_SPECIALS) or (alone and not text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def jsonl_chunks(
@@ -225,8 +238,6 @@ def jsonl_chunks(
     from json import dumps
     from json.encoder import encode_basestring
 
-    keys = [encode_basestring(target) + ":" for target in columns.targets]
-    getter = columns.row_getter()
     literal = _JSON_LITERALS.get
 
     def value(v: Any) -> str:
@@ -235,11 +246,24 @@ def jsonl_chunks(
         text = literal(v) if v is None or v.__class__ is bool else None
         return text if text is not None else dumps(v, ensure_ascii=False)
 
-    def line(result: VerificationResult) -> str:
-        return "{" + ",".join([k + value(v) for k, v in zip(keys, getter(result))]) + "}\n"
+    def encoded(column: list[Any]) -> Iterable[str]:
+        """
+        A column's values as JSON text: in C when the column is all text or all flags and
+        nulls (values are text, flags or ``None``: pass-through fields come as text).
+        """
+        try:
+            return list(map(encode_basestring, column))
+        except TypeError:  # not all text (None, flags, numbers, ...)
+            pass
+        texts = list(map(literal, column))
+        return map(value, column) if None in texts else texts
 
+    # One line is one str.format of the encoded columns; braces in column names are escaped.
+    fields = (encode_basestring(target).replace("{", "{{").replace("}", "}}") + ":{}" for target in columns.targets)
+    template = "{{" + ",".join(fields) + "}}\n"
+    line = template.format
     for batch in batched(results, chunk_rows):
-        yield "".join(map(line, batch)).encode("utf-8")
+        yield "".join(map(line, *map(encoded, columns.column_values(batch)))).encode("utf-8")
 
 
 def gzip_chunks(chunks: Iterable[bytes], *, level: int = 6) -> Iterator[bytes]:

@@ -45,6 +45,22 @@ def test_csv_with_no_rows_is_just_the_header():
     assert b"".join(csv_chunks(iter([]), ResultColumns(["email", "status"]))) == b"email,status\n"
 
 
+def test_csv_of_one_column_keeps_empty_values_as_rows():
+    results = sample_results(["a@example.com", "b@example.com", "c@example.com", "d@example.com"])
+    data = b"".join(csv_chunks(iter(results), ResultColumns({"reason": "why, if any"}), chunk_rows=2))
+    # An empty value alone on its line is quoted: a blank line would read as no row at all.
+    assert data == b'"why, if any"\n"reason, with ""quotes""\nand\tcontrol"\n""\n""\n"reason, with ""quotes""\nand\tcontrol"\n'
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert rows == [["why, if any"], [results[0].reason], [""], [""], [results[3].reason]]
+
+
+def test_csv_quotes_only_the_fields_that_need_it():
+    result = sample_results(["lone\rcarriage@example.com"])[0]
+    columns = ResultColumns({"email": "email", "status": "status", "is_role": "role"})
+    data = b"".join(csv_chunks(iter([result]), columns)).decode("utf-8")
+    assert data == f'email,status,role\n"lone\rcarriage@example.com",deliverable,{_csv_text(result.is_role)}\n'
+
+
 def test_jsonl_round_trips_every_field_exactly():
     results = sample_results()
     data = b"".join(jsonl_chunks(iter(results), ResultColumns(), chunk_rows=4))
@@ -64,6 +80,15 @@ def test_jsonl_of_extra_columns_uses_their_json_type():
     (line,) = b"".join(jsonl_chunks(iter([result]), columns)).decode().splitlines()
     # Pass-through values are written as text (what a vendor gives back is text).
     assert json.loads(line) == {"email": "a@example.com", "crm_id": "42", "name": 'Zoë "Z"'}
+
+
+def test_jsonl_keys_keep_braces_and_quotes_of_column_names():
+    results = sample_results(["a@example.com", "b@example.com"])
+    columns = ResultColumns({"email": "{email}", "suggestion": 'did "you" mean', "is_free": "free}{"})
+    lines = b"".join(jsonl_chunks(iter(results), columns)).decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"{email}": r.email, 'did "you" mean': r.suggestion, "free}{": r.is_free} for r in results
+    ]
 
 
 def test_gzip_output_is_one_readable_member():
