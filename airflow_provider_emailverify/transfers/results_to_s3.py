@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +32,8 @@ COMPRESSIONS = (None, "gzip")
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
+#: parts uploaded at the same time by default (boto3's own transfers use 10)
+DEFAULT_MAX_CONCURRENCY = 4
 
 _CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
@@ -40,20 +42,29 @@ def _is_templated(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def _check_upload_settings(part_size: int, max_concurrency: int) -> None:
+    if part_size < MIN_PART_SIZE:
+        raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum), got {part_size}")
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+
+
 class S3ObjectWriter:
     """
     Writes one S3 object from a stream of byte chunks in bounded memory.
 
     Output that fits in one part is sent with a single ``PutObject``; anything larger goes
     through a multipart upload that only becomes visible on ``complete()``. ``abort()`` throws
-    away an unfinished upload, so a reader never sees a partial object. A part is uploaded on a
-    background thread while the next one fills, so the upload overlaps the download; at most one
-    part is in flight, so memory stays at about two parts.
+    away an unfinished upload, so a reader never sees a partial object. Parts are uploaded on
+    background threads while the next one fills, so the upload overlaps the download; at most
+    ``max_concurrency`` parts are in flight, so memory stays at about ``max_concurrency + 1``
+    parts whatever the object's size.
 
     :param client: a boto3 S3 client (boto3 clients may be shared between threads).
     :param bucket: the bucket.
     :param key: the object key.
     :param part_size: bytes per uploaded part (at least 5 MiB).
+    :param max_concurrency: parts uploaded at the same time (at least 1).
     :param extra_args: ``CreateMultipartUpload``/``PutObject`` arguments (content type, encryption, ...).
     """
 
@@ -64,23 +75,23 @@ class S3ObjectWriter:
         key: str,
         *,
         part_size: int = DEFAULT_PART_SIZE,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         extra_args: dict[str, Any] | None = None,
     ) -> None:
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(
-                f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum), got {part_size}"
-            )
+        _check_upload_settings(part_size, max_concurrency)
         self.client = client
         self.bucket = bucket
         self.key = key
         self.part_size = part_size
+        self.max_concurrency = max_concurrency
         self.extra_args = dict(extra_args or {})
         self.upload_id: str | None = None
         #: parts S3 has confirmed, in order (what ``CompleteMultipartUpload`` lists).
         self.parts: list[dict[str, Any]] = []
         self.bytes_written = 0
         self._buffer = bytearray()
-        self._in_flight: Future[dict[str, Any]] | None = None
+        #: parts sent and not yet confirmed, oldest first
+        self._in_flight: deque[Future[dict[str, Any]]] = deque()
         self._uploader: ThreadPoolExecutor | None = None
 
     def write(self, data: bytes) -> None:
@@ -94,16 +105,17 @@ class S3ObjectWriter:
         if self.upload_id is None:
             answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self.extra_args)
             self.upload_id = answer["UploadId"]
-            self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
-        number = len(self.parts) + (2 if self._in_flight is not None else 1)
+            self._uploader = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="s3-part")
+        number = len(self.parts) + len(self._in_flight) + 1
         if number > MAX_PARTS:
             raise ValueError(
                 f"s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts of {self.part_size} bytes; "
                 "raise part_size"
             )
-        self._wait_in_flight()  # at most one part in flight; its failure surfaces here
+        while len(self._in_flight) >= self.max_concurrency:  # a failed part surfaces here
+            self.parts.append(self._in_flight.popleft().result())
         assert self._uploader is not None
-        self._in_flight = self._uploader.submit(self._send_part, self.upload_id, number, body)
+        self._in_flight.append(self._uploader.submit(self._send_part, self.upload_id, number, body))
 
     def _send_part(self, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         answer = self.client.upload_part(
@@ -112,9 +124,9 @@ class S3ObjectWriter:
         return {"PartNumber": number, "ETag": answer["ETag"]}
 
     def _wait_in_flight(self) -> None:
-        if self._in_flight is not None:
-            future, self._in_flight = self._in_flight, None
-            self.parts.append(future.result())
+        """Wait for every part sent, in order; the first failure raises (the rest are dropped)."""
+        while self._in_flight:
+            self.parts.append(self._in_flight.popleft().result())
 
     def _stop_uploader(self) -> None:
         if self._uploader is not None:
@@ -143,12 +155,13 @@ class S3ObjectWriter:
     def abort(self) -> None:
         """Discard an unfinished multipart upload (nothing to do before the first part)."""
         self._buffer = bytearray()
-        try:
-            self._wait_in_flight()  # let a part in flight land first, so the abort frees it too
-        except Exception:  # noqa: BLE001, S110 - the upload is being thrown away anyway
-            pass
-        finally:
-            self._stop_uploader()
+        # Let the parts in flight land first, so that the abort frees them too.
+        while self._in_flight:
+            try:
+                self.parts.append(self._in_flight.popleft().result())
+            except Exception:  # noqa: BLE001, S110 - the upload is being thrown away anyway
+                pass
+        self._stop_uploader()
         if self.upload_id is None:
             return
         upload_id, self.upload_id = self.upload_id, None
@@ -195,7 +208,9 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
     :param compression: ``None`` or ``gzip``.
     :param statuses: neutral statuses to keep (``deliverable``, ``risky``, ``undeliverable``,
         ``unknown``); ``None`` keeps every row. (templated)
-    :param part_size: bytes per multipart part (at least 5 MiB); memory use is about twice this.
+    :param part_size: bytes per multipart part (at least 5 MiB).
+    :param max_concurrency: parts uploaded at the same time; memory use is about
+        ``(max_concurrency + 1) * part_size`` (40 MiB by default), whatever the object's size.
     :param verify: SSL certificate verification for S3 (as in ``S3Hook``).
     :return: ``{"uri", "rows", "bytes", "counts": {status: rows}}``.
     """
@@ -216,6 +231,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
         compression: Literal["gzip"] | None = None,
         statuses: str | Sequence[str] | None = None,
         part_size: int = DEFAULT_PART_SIZE,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         verify: bool | str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -224,10 +240,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
             raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be None or 'gzip', got {compression!r}")
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(
-                f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum), got {part_size}"
-            )
+        _check_upload_settings(part_size, max_concurrency)
         self.conn_id = conn_id
         self.job_ids = job_ids
         self.s3_bucket = s3_bucket
@@ -237,6 +250,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
         self.compression = compression
         self.statuses = statuses
         self.part_size = part_size
+        self.max_concurrency = max_concurrency
         self.verify = verify
         self._declare_outlet()
 
@@ -296,7 +310,12 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
             "ContentType", "application/gzip" if self.compression else _CONTENT_TYPES[self.file_format]
         )
         writer = S3ObjectWriter(
-            s3_hook.get_conn(), self.s3_bucket, self.s3_key, part_size=self.part_size, extra_args=extra_args
+            s3_hook.get_conn(),
+            self.s3_bucket,
+            self.s3_key,
+            part_size=self.part_size,
+            max_concurrency=self.max_concurrency,
+            extra_args=extra_args,
         )
         writer.write_all(chunks)
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,6 +70,52 @@ def test_large_output_goes_up_in_parts(s3_client: Any, s3_bucket: str):
     assert pending_uploads(s3_client, s3_bucket) == []
 
 
+class SlowParts:
+    """The boto3 client, with ``upload_part`` slowed down and the parts in flight counted."""
+
+    def __init__(self, client: Any, delay: float = 0.2) -> None:
+        self.client = client
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.active = 0
+        self.peak = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(self.delay)
+            return self.client.upload_part(**kwargs)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_parts_go_up_side_by_side_and_are_joined_in_order(s3_client: Any, s3_bucket: str):
+    data = list(chunks(6 * MIN_PART_SIZE + 99, size=MIN_PART_SIZE // 2))
+    client = SlowParts(s3_client)
+    writer = S3ObjectWriter(client, s3_bucket, "parallel.bin", part_size=MIN_PART_SIZE, max_concurrency=3)
+    writer.write_all(iter(data))
+    assert client.peak == 3  # never more parts (so never more memory) than max_concurrency
+    assert [part["PartNumber"] for part in writer.parts] == [1, 2, 3, 4, 5, 6, 7]
+    assert s3_client.get_object(Bucket=s3_bucket, Key="parallel.bin")["Body"].read() == b"".join(data)
+
+
+def test_failure_with_parts_in_flight_aborts_the_upload(s3_client: Any, s3_bucket: str):
+    writer = S3ObjectWriter(
+        SlowParts(s3_client), s3_bucket, "broken-parallel.bin", part_size=MIN_PART_SIZE, max_concurrency=4
+    )
+    with pytest.raises(Boom):
+        writer.write_all(chunks(6 * MIN_PART_SIZE, fail_at=3 * MIN_PART_SIZE + 1))
+    assert len(writer.parts) == 3  # the parts in flight landed, then the upload was thrown away
+    assert not object_exists(s3_client, s3_bucket, "broken-parallel.bin")
+    assert pending_uploads(s3_client, s3_bucket) == []
+
+
 def test_failure_after_some_parts_aborts_the_upload(s3_client: Any, s3_bucket: str):
     writer = S3ObjectWriter(s3_client, s3_bucket, "broken.bin", part_size=MIN_PART_SIZE)
     with pytest.raises(Boom):
@@ -105,3 +153,8 @@ def test_memory_stays_within_a_part(s3_client: Any, s3_bucket: str):
 def test_part_size_below_s3_minimum_is_refused(s3_client: Any):
     with pytest.raises(ValueError, match="at least"):
         S3ObjectWriter(s3_client, "b", "k", part_size=1024)
+
+
+def test_max_concurrency_below_one_is_refused(s3_client: Any):
+    with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
+        S3ObjectWriter(s3_client, "b", "k", max_concurrency=0)
