@@ -25,10 +25,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+    from typing import BinaryIO
 
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import BaseRoute
+
+    from airflow_provider_emailverify.emulator.verdict_codes import CodedVerdict
 
 DEFAULT_API_KEY = "emulator-key"
 DEFAULT_CREDITS = 1_000_000
@@ -74,6 +77,11 @@ class Verdict:
     domain: str = ""
     local: str = ""
 
+    @property
+    def spamtrap(self) -> bool:
+        """The spam-trap flag: see :func:`is_spamtrap`."""
+        return self.local.lower().startswith(_TRAP_PREFIXES)
+
 
 def classify(email: str) -> Verdict:
     """
@@ -109,14 +117,23 @@ def classify(email: str) -> Verdict:
     return Verdict(address, "deliverable", "valid", **flags)
 
 
-def is_spamtrap(verdict: Verdict) -> bool:
+def suggestion_of(email: str) -> str:
+    """
+    The did-you-mean suggestion :func:`classify` gives an address that has one (its verdict
+    code says so: :attr:`~.verdict_codes.CodedVerdict.typo`), without classifying it again.
+    """
+    local, _, domain = email.strip().rpartition("@")
+    return local + "@" + TYPO_SUGGESTIONS[domain.lower()]
+
+
+def is_spamtrap(verdict: Verdict | CodedVerdict) -> bool:
     """
     The spam-trap flag (Bouncify ``spamtrap``, Email Verifier App ``bad_address``).
 
     Not part of the verdict rules; a local part starting ``trap`` or ``spamtrap`` raises the flag
     only, so every vendor still agrees on the address's status.
     """
-    return verdict.local.lower().startswith(_TRAP_PREFIXES)
+    return verdict.spamtrap
 
 
 @dataclass
@@ -325,11 +342,36 @@ class JobClock:
         return self._done_at
 
 
+#: spooled rows are read and decoded about this many bytes of lines at a time
+BLOCK_BYTES = 64 * 1024
+_decode = json.JSONDecoder().decode
+
+
+def decode_rows(lines: list[bytes]) -> list[Any]:
+    """Spooled rows from their JSON lines, in one decode call."""
+    return _decode("[" + b",".join(lines).decode("utf-8") + "]")
+
+
+def row_blocks(fh: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[tuple[list[bytes], list[Any]]]:
+    """
+    The rest of a spool file, about ``size`` bytes of lines at a time: (the JSON lines, their rows).
+
+    One decode call per block instead of per line.
+    """
+    while True:
+        lines = fh.readlines(size)
+        if not lines:
+            return
+        yield lines, decode_rows(lines)
+
+
 class RowSpool:
     """
     A job's submitted rows kept on disk as JSON lines, so memory does not grow with job size.
 
-    Rows are lists (CSV-style input) or dicts; :meth:`__iter__` reads them back in order.
+    Rows are lists (CSV-style input) or dicts; :meth:`__iter__` reads them back in order, and
+    :meth:`line_blocks` their lines a block at a time (for whole downloads: :func:`decode_rows`
+    decodes a block, or the lines of it a download keeps, in one call).
     """
 
     def __init__(self, directory: str) -> None:
@@ -356,6 +398,14 @@ class RowSpool:
         with open(self.path, encoding="utf-8") as fh:
             for line in fh:
                 yield json.loads(line)
+
+    def line_blocks(self) -> Iterator[list[bytes]]:
+        """The rows' JSON lines in order, in blocks of about :data:`BLOCK_BYTES`."""
+        if not self._fh.closed:
+            self._fh.flush()
+        with open(self.path, "rb") as fh:
+            while lines := fh.readlines(BLOCK_BYTES):
+                yield lines
 
     def discard(self) -> None:
         self.close()

@@ -65,7 +65,6 @@ _TWO_LEVEL_SUFFIXES = frozenset(
     {"co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "com.br", "co.in", "co.za"}
 )
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 NGINX_PAGE = (
     "<html>\r\n<head><title>{code}</title></head>\r\n<body>\r\n"
     "<center><h1>{code}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -391,10 +390,3 @@ def download_options(params: dict[str, Any], option: Callable[[str, Any], Any]) 
         yes_no=BINARY_TYPES[binary],
         line_end=LINE_FEED_TYPES[line_feed],
     )
-
-
-def csv_cell(value: str, *, quote: bool) -> str:
-    """One CSV cell: always quoted (v4 original columns) or only where needed."""
-    if quote or _NEEDS_QUOTES.search(value):
-        return '"' + value.replace('"', '""') + '"'
-    return value

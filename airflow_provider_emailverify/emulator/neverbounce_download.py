@@ -5,7 +5,7 @@ job's spool in constant memory.
 
 Every row was classified once while the job was indexed
 (:attr:`~.neverbounce_jobs.ParseSummary.codes`), so a download only reads and formats: spooled
-rows are decoded a block of lines at a time (:func:`~.neverbounce_jobs.row_blocks`; a response
+rows are decoded a block of lines at a time (:func:`~.core.row_blocks`; a response
 chunk is the lines of one block), which rows to keep is looked up per verdict code, and the
 appended columns of each code are compiled once into a line template, leaving only the address
 columns (``addr``, ``host``, ...) to fill per row.
@@ -13,7 +13,6 @@ columns (``addr``, ``host``, ...) to fill per row.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -22,11 +21,12 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     ADDRESS_VALUE_FIELDS,
     RESULT_CODES,
     address_values,
-    csv_cell,
     dns_facts,
     nb_result,
 )
-from airflow_provider_emailverify.emulator.neverbounce_jobs import dedup_key, row_blocks
+from airflow_provider_emailverify.emulator.core import row_blocks
+from airflow_provider_emailverify.emulator.neverbounce_jobs import dedup_key
+from airflow_provider_emailverify.emulator.streams import csv_cell, csv_cells
 from airflow_provider_emailverify.emulator.verdict_codes import CODED
 
 if TYPE_CHECKING:
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
     #: a verdict code's compiled appended columns (see :attr:`LineFormat.templates`)
     _Template = tuple[str, str, Callable[[tuple[str, ...]], tuple[str, ...]] | None]
-
-_LINE_BREAK_OR_QUOTE = re.compile(r'["\r\n]')
 
 
 @dataclass(frozen=True)
@@ -107,8 +105,7 @@ class LineFormat:
         appended: Callable[[CodedVerdict], Sequence[str | AddressCell]],
         line_end: str,
     ) -> None:
-        self.quote_all = quote_all
-        self.width = width
+        self.cells = csv_cells(quote_all=quote_all, width=width)
         self.line_end = line_end
         #: per code: the template after the submitted cells, the same for a line without any, and
         #: what picks its placeholders' values from :func:`address_values` (``None``: no placeholders)
@@ -125,22 +122,6 @@ class LineFormat:
         else:
             bare = bare % ()
         return ("," + bare if cells else bare), bare, getter
-
-    def cells(self, row: list[str]) -> str:
-        """The submitted cells of a row as CSV, padded to the width."""
-        count = len(row)
-        if self.quote_all:
-            text = '"' + '","'.join(row) + '"'
-            if text.count('"') != 2 * count:
-                text = ",".join([csv_cell(value, quote=True) for value in row])
-        else:
-            text = ",".join(row)
-            if text.count(",") != count - 1 or _LINE_BREAK_OR_QUOTE.search(text):
-                text = ",".join([csv_cell(value, quote=False) for value in row])
-        if count < self.width:
-            pad = ',""' * (self.width - count)
-            return text + pad if count else pad[1:]
-        return text if count else ""
 
     def line(self, row: list[str], email: str, code: int) -> str:
         """One line, its ending included."""

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import VerdictTally, classify
+from airflow_provider_emailverify.emulator.core import VerdictTally, classify, row_blocks
 from airflow_provider_emailverify.emulator.neverbounce_data import nb_result
 from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
@@ -33,7 +33,6 @@ from airflow_provider_emailverify.emulator.verdict_codes import verdict_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import BinaryIO
 
     from airflow_provider_emailverify.emulator.core import JobClock, RowSpool
 
@@ -43,27 +42,12 @@ log = logging.getLogger(__name__)
 INDEX_STEP = 1024
 _BUCKETS = 64
 _HASH = struct.Struct("<q")
-#: spooled rows are read and decoded about this many bytes of lines at a time
-BLOCK_BYTES = 64 * 1024
 _decode = json.JSONDecoder().decode
 
 
 def _row(line: bytes) -> list[str]:
     """One spooled row (a JSON line)."""
     return _decode(line.decode("utf-8"))
-
-
-def row_blocks(fh: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[tuple[list[bytes], list[list[str]]]]:
-    """
-    The rest of a spool, about ``size`` bytes of lines at a time: (the JSON lines, their rows).
-
-    One decode call per block instead of per line.
-    """
-    while True:
-        lines = fh.readlines(size)
-        if not lines:
-            return
-        yield lines, _decode("[" + b",".join(lines).decode("utf-8") + "]")
 
 
 def cell_text(value: Any) -> str:

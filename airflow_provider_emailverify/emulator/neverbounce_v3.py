@@ -45,7 +45,6 @@ from airflow_provider_emailverify.emulator.core import classify
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     RESULT_CODES,
-    csv_cell,
     fmt_time,
     insufficient_credits_message,
     nb_result,
@@ -54,7 +53,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
 )
 from airflow_provider_emailverify.emulator.neverbounce_engine import InsufficientCredits
 from airflow_provider_emailverify.emulator.neverbounce_download import LineFormat, iter_download
-from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, basic_auth, ingest_csv
+from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, basic_auth, csv_cell, ingest_csv
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -5,9 +5,15 @@ verdict per row.
 
 :func:`~.core.classify` is run once per row when a job is indexed and :func:`verdict_code` keeps
 what does not depend on the address text (the kind, hence the category and the disposable,
-catch-all and syntax facts, plus the free-host and role-account flags). Downloads then read the
+catch-all and syntax facts, plus the free-host, role-account and spam-trap flags and whether
+there is a did-you-mean suggestion). Downloads then read the
 byte back as a :class:`CodedVerdict` instead of classifying every row again. Like :mod:`.core`,
 nothing here knows a vendor's wire format.
+
+A code is below :data:`CODE_LIMIT`, so a vendor module may keep one fact of its own in the byte's
+top bit (:data:`VENDOR_FLAG`), and the kind bits' spare value :data:`UNCODED` marks a row its
+vendor kept outside the verdict rules (Bouncer's sandbox addresses): no :class:`CodedVerdict`
+describes it, so it is rendered from its address.
 """
 
 from __future__ import annotations
@@ -32,8 +38,14 @@ CATEGORIES = {
 _KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
 _FREE = 8
 _ROLE = 16
+_SPAMTRAP = 32
+_TYPO = 64
 #: codes are below this
-CODE_LIMIT = 32
+CODE_LIMIT = 128
+#: a bit above every code, for one vendor-specific fact per row
+VENDOR_FLAG = 128
+#: kind bits no verdict has: a row kept outside the verdict rules
+UNCODED = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +54,8 @@ class CodedVerdict:
     The address-independent part of a :class:`~.core.Verdict`, as one byte keeps it.
 
     Has the :class:`~.core.Verdict` attributes that do not need the address (no ``email``,
-    ``local``, ``domain`` or ``suggestion``), so verdict-to-vendor mappings read either.
+    ``local``, ``domain`` or ``suggestion``, but ``typo``: whether there is a suggestion), so
+    verdict-to-vendor mappings read either.
     """
 
     code: int
@@ -53,11 +66,19 @@ class CodedVerdict:
     syntax_error: bool
     disposable: bool
     catchall: bool
+    spamtrap: bool
+    typo: bool
 
 
 def verdict_code(verdict: Verdict) -> int:
     """The byte for ``verdict``."""
-    return _KIND_CODES[verdict.kind] | (_FREE if verdict.free else 0) | (_ROLE if verdict.role else 0)
+    return (
+        _KIND_CODES[verdict.kind]
+        | (_FREE if verdict.free else 0)
+        | (_ROLE if verdict.role else 0)
+        | (_SPAMTRAP if verdict.spamtrap else 0)
+        | (_TYPO if verdict.suggestion is not None else 0)
+    )
 
 
 def _decode(code: int) -> CodedVerdict | None:
@@ -74,6 +95,8 @@ def _decode(code: int) -> CodedVerdict | None:
         syntax_error=kind == "syntax",
         disposable=kind == "disposable",
         catchall=kind == "catchall",
+        spamtrap=bool(code & _SPAMTRAP),
+        typo=bool(code & _TYPO),
     )
 
 
