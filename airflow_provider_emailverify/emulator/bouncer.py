@@ -50,17 +50,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_emailverify.emulator.bouncer_download import batch_code, download
 from airflow_provider_emailverify.emulator.bouncer_records import (
-    CSV_COLUMNS,
     STATUSES,
     api_key_of,
-    csv_row,
     email_record,
     error,
     sandbox_kind,
-    status_of,
     toxicity_of,
-    with_name,
     yes_no,
 )
 from airflow_provider_emailverify.emulator.core import (
@@ -74,16 +71,16 @@ from airflow_provider_emailverify.emulator.core import (
 from airflow_provider_emailverify.emulator.streams import (
     JsonArrayStream,
     as_bool,
-    csv_response,
     drain,
     iso_millis,
     iter_body_lines,
     json_array_response,
     json_response,
 )
+from airflow_provider_emailverify.emulator.verdict_codes import UNCODED
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -104,12 +101,14 @@ class BodyError(ValueError):
 
 @dataclass
 class Batch:
-    """One batch: unique ``[email, name]`` rows on disk, a tally of their statuses, a clock."""
+    """One batch: unique ``[email, name]`` rows on disk, their codes and a tally of their statuses, a clock."""
 
     batch_id: str
     api_key: str
     spool: RowSpool
     tally: VerdictTally
+    #: :func:`~.bouncer_download.batch_code` of each row
+    codes: bytearray
     clock: JobClock
     created: float
     started: float
@@ -306,6 +305,7 @@ class BouncerEmulator(VendorEmulator):
     async def create_batch(self, request: Request, key: str) -> Response:
         spool = self.state.new_spool()
         tally = VerdictTally(STATUSES, ["billable"])
+        codes = bytearray()
         seen: set[str] = set()
         quantity = 0
         try:
@@ -316,7 +316,9 @@ class BouncerEmulator(VendorEmulator):
                     continue
                 seen.add(folded)
                 spool.append([email, name])
-                tally.add(status_of(email), ["billable"] if sandbox_kind(email) is None else [])
+                code, status = batch_code(email)
+                codes.append(code)
+                tally.add(status, ["billable"] if code != UNCODED else [])
         except BodyError as err:
             spool.discard()
             return error(400, str(err))
@@ -331,7 +333,7 @@ class BouncerEmulator(VendorEmulator):
         delay = float(self.option("queue_seconds", 0.2))
         now = time.time()
         batch = Batch(
-            batch_id=secrets.token_hex(12), api_key=key, spool=spool, tally=tally,
+            batch_id=secrets.token_hex(12), api_key=key, spool=spool, tally=tally, codes=codes,
             clock=JobClock(self.state, spool.count, delay=delay), created=now, started=now + delay,
             quantity=quantity, duplicates=quantity - spool.count, reserved=spool.count,
             callback=request.query_params.get("callback") or None,
@@ -407,23 +409,14 @@ class BouncerEmulator(VendorEmulator):
             return error(400, "invalid download parameter")
         if batch.phase() != "completed":
             return error(405, "batch is not completed")
-        records = self._results(batch, wanted)
-        if "text/csv" in request.headers.get("accept", "").lower():
-            return csv_response((csv_row(r) for r in records), header=CSV_COLUMNS)
-        return json_array_response(records)
+        from starlette.responses import StreamingResponse
 
-    def _results(self, batch: Batch, wanted: str) -> Iterator[dict[str, Any]]:
-        verified = batch.verified()
-        unverified = self.option("finish_unverified", "unknown")
-        for index, (email, name) in enumerate(batch.spool):
-            if index < verified:
-                record = email_record(email)
-            elif unverified == "drop":
-                return
-            else:
-                record = {"email": email, "status": "unknown", "reason": "unknown"}
-            if wanted == "all" or record["status"] == wanted:
-                yield with_name(record, name)
+        as_csv = "text/csv" in request.headers.get("accept", "").lower()
+        body = download(batch.spool, batch.codes, wanted=wanted, verified=batch.verified(),
+                        unverified=self.option("finish_unverified", "unknown"), as_csv=as_csv)
+        if as_csv:
+            return StreamingResponse(body, media_type="text/csv; charset=utf-8")
+        return StreamingResponse(body, media_type="application/json")
 
     async def finish(self, request: Request, key: str) -> Response:
         batch = self._batch(request, key)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from airflow_provider_emailverify.emulator.core import Verdict
+    from airflow_provider_emailverify.emulator.verdict_codes import CodedVerdict
 
 SANDBOX_DOMAIN = "sandbox.usebouncer.com"
 STATUSES = ("deliverable", "risky", "undeliverable", "unknown")
@@ -65,9 +66,19 @@ def sandbox_kind(email: str) -> str | None:
     return base if base in _SANDBOX else None
 
 
+def is_toxic(verdict: Verdict) -> bool:
+    """Whether the address has the top toxicity score (a local part starting ``toxic``)."""
+    return verdict.local.lower().startswith("toxic")
+
+
 def toxicity_of(verdict: Verdict) -> int:
     """The emulator's deterministic 0..5 toxicity score."""
-    if verdict.local.lower().startswith("toxic"):
+    return toxicity_score(verdict, is_toxic(verdict))
+
+
+def toxicity_score(verdict: Verdict | CodedVerdict, toxic: bool) -> int:
+    """:func:`toxicity_of`, the toxic local part given (a coded verdict has no address)."""
+    if toxic:
         return 5
     if is_spamtrap(verdict):
         return 4
@@ -120,17 +131,33 @@ def email_record(email: str) -> dict[str, Any]:
         if typo in TYPO_SUGGESTIONS:
             record["didYouMean"] = "".join(verdict.local.split()) + "@" + TYPO_SUGGESTIONS[typo]
         return record
+    return classified_record(verdict, email=email, domain=verdict.domain, toxic=is_toxic(verdict),
+                             suggestion=verdict.suggestion)
+
+
+def classified_record(verdict: Verdict | CodedVerdict, *, email: str, domain: str, toxic: bool,
+                      suggestion: str | None) -> dict[str, Any]:
+    """
+    The ``EmailRecord`` of an address :func:`classify` judged (bad syntax aside), from its verdict
+    and the facts that need the address: a coded verdict with stand-ins for those gives a
+    download's template.
+
+    :param email: the address as submitted.
+    :param domain: its domain, lower-cased.
+    :param toxic: whether its local part makes it toxic (:func:`is_toxic`).
+    :param suggestion: the did-you-mean correction, if any.
+    """
     status, reason = _KINDS[verdict.kind]
     vague = "unknown" if status == "unknown" else "no"
-    domain = {
-        "name": verdict.domain,
+    domain_facts = {
+        "name": domain,
         "acceptAll": "yes" if verdict.catchall else vague,
         "disposable": yes_no(verdict.disposable),
         "free": yes_no(verdict.free),
     }
     account = {"role": yes_no(verdict.role), "disabled": vague, "fullMailbox": vague}
-    return _build(email, status, reason, domain, account, dns=verdict.kind != "invalid_domain",
-                  toxicity=toxicity_of(verdict), suggestion=verdict.suggestion)
+    return _build(email, status, reason, domain_facts, account, dns=verdict.kind != "invalid_domain",
+                  toxicity=toxicity_score(verdict, toxic), suggestion=suggestion)
 
 
 def with_name(record: dict[str, Any], name: str | None) -> dict[str, Any]:

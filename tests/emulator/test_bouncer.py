@@ -457,3 +457,51 @@ def test_fail_jobs_does_not_fail_batches(bouncer: Bouncer) -> None:
     bouncer.emulator.set_faults(fail_jobs=1.0)
     batch_id = bouncer.create(["a@example.com"])["batchId"]
     assert bouncer.wait(batch_id)["stats"]["deliverable"] == 1
+
+
+# -- large batches -------------------------------------------------------------------------------------
+def _mixed_addresses(count: int) -> list[str]:
+    """Unique addresses of every kind: classified ones, bad syntax, sandbox, typos, toxic and trap locals."""
+    kinds = [
+        "u{i}@example.com", "Info{i}@Gmail.com", "invalid{i}@example.com", "u{i}@catchall.test",
+        "u{i}@mailinator.com", "unknown{i}@example.com", "u{i}@gmial.com", "toxic{i}@example.com",
+        "trap{i}@yahoo.com", "u{i}@sub.invalid", "u {i}@gnail.com.", " pad{i}@example.com\t",
+        "deliverable+{i}@sandbox.usebouncer.com", "other+{i}@sandbox.usebouncer.com",
+    ]
+    return [kinds[i % len(kinds)].format(i=i) for i in range(count)]
+
+
+def _flattened(record: dict[str, Any]) -> dict[str, str]:
+    """A JSON record as the spec's CSV columns lay it out (every value as text, absent ones empty)."""
+    domain, account, dns = record.get("domain", {}), record.get("account", {}), record.get("dns", {})
+    values = [
+        record["email"], record.get("name", ""), record["status"], record["reason"], domain.get("name", ""),
+        domain.get("acceptAll", ""), domain.get("disposable", ""), domain.get("free", ""), account.get("role", ""),
+        account.get("disabled", ""), account.get("fullMailbox", ""), dns.get("type", ""), dns.get("record", ""),
+        record.get("provider", ""), record.get("score", ""), record.get("toxic", ""), record.get("toxicity", ""),
+        record.get("didYouMean", ""), record.get("retryAfter", ""),
+    ]
+    columns = ["email", "name", "status", "reason", "domain", "acceptAll", "disposable", "free", "role", "disabled",
+               "fullMailbox", "dnsType", "dnsRecord", "provider", "score", "toxic", "toxicity", "didYouMean", "retryAfter"]
+    return dict(zip(columns, map(str, values)))
+
+
+def test_a_large_batch_downloads_what_batch_sync_answers_for_each_address(bouncer: Bouncer) -> None:
+    """Thousands of rows (many spool blocks), names that need escaping, every kind of address."""
+    emails = _mixed_addresses(4000)
+    names = [None, "Ann", 'say "hi", then\nleave', "tab\there", "ünï ✓", ""]
+    items = [{"email": e} if names[i % 6] is None else {"email": e, "name": names[i % 6]} for i, e in enumerate(emails)]
+    batch_id = bouncer.create(items)["batchId"]
+    bouncer.wait(batch_id)
+    path = f"{BATCH}/{batch_id}/download"
+    records = bouncer.get(path).json()
+    answered = bouncer.post(f"{BATCH}/sync", json=emails).json()
+    named = [rec if item.get("name") is None else {"email": rec["email"], "name": item["name"], **rec}
+             for item, rec in zip(items, answered)]
+    assert records == named
+    assert records[6]["didYouMean"] == "u6@gmail.com" and records[7]["toxicity"] == 5
+    as_csv = bouncer.get(path, headers={"Accept": "text/csv"})
+    assert list(csv.DictReader(io.StringIO(as_csv.text, newline=""))) == [_flattened(r) for r in records]
+    for status in ("deliverable", "risky", "undeliverable", "unknown"):
+        subset = bouncer.get(path, params={"download": status}).json()
+        assert subset == [r for r in records if r["status"] == status]
