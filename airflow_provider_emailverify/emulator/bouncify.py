@@ -62,16 +62,17 @@ from airflow_provider_emailverify.emulator.core import (
 )
 from airflow_provider_emailverify.emulator.streams import (
     JsonArrayStream,
+    RowTimes,
     UploadLimitError,
     as_bool,
-    cell_at,
-    csv_response,
+    coded_chunks,
+    csv_cell,
+    csv_cells,
     drain,
-    fit_width,
     ingest_csv,
-    iso_millis,
     json_response,
 )
+from airflow_provider_emailverify.emulator.verdict_codes import CODED, verdict_code
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from airflow_provider_emailverify.emulator.core import RowSpool, Verdict
+    from airflow_provider_emailverify.emulator.verdict_codes import CodedVerdict
 
 VENDOR = "bouncify"
 MAX_ROWS = 500_000
@@ -129,12 +131,7 @@ _STARTED = "Job verification will be attempted shortly. Call /status endpoint to
 _CSV_FLAGS = ("syntax_error", "common_isp", "role_based", "disposable", "spamtrap")
 
 
-def verdict_of(email: str) -> tuple[str, list[str]]:
-    """Bouncify's result (counter spelling) and flags for an address."""
-    return result_of(classify(email))
-
-
-def result_of(verdict: Verdict) -> tuple[str, list[str]]:
+def result_of(verdict: Verdict | CodedVerdict) -> tuple[str, list[str]]:
     """Bouncify's result (counter spelling) and flags for a verdict."""
     if verdict.kind == "catchall":
         result = "accept_all"
@@ -154,6 +151,10 @@ def result_of(verdict: Verdict) -> tuple[str, list[str]]:
     if is_spamtrap(verdict):
         flags.append("spamtrap")
     return result, flags
+
+
+#: :func:`result_of` by verdict code, as the tally takes it
+_CODED_RESULTS = tuple(result_of(verdict) if verdict is not None else None for verdict in CODED)
 
 
 def fail(status: int, text: str, *, field: str = "result", success: Any = False) -> Response:
@@ -177,12 +178,14 @@ def _cell(value: Any) -> str:
 
 @dataclass
 class BulkList:
-    """An uploaded list: rows on disk (cells of the uploaded columns), verdict tally, timing."""
+    """An uploaded list: rows on disk (cells of the uploaded columns), their verdict codes and tally, timing."""
 
     job_id: str
     api_key: str
     spool: RowSpool
     tally: VerdictTally
+    #: :func:`~.verdict_codes.verdict_code` of each row's address
+    codes: bytearray
     header: list[str]
     email_index: int
     created: float
@@ -294,10 +297,12 @@ class BouncifyEmulator(VendorEmulator):
     # -- upload ------------------------------------------------------------------------------------
     async def upload(self, request: Request, key: str) -> Response:
         tally = VerdictTally(RESULTS, FLAGS)
+        codes = bytearray()
 
         def count(email: str) -> None:
-            result, flags = verdict_of(email)
-            tally.add(result, flags)
+            code = verdict_code(classify(email))
+            codes.append(code)
+            tally.add(*_CODED_RESULTS[code])
 
         spool = self.state.new_spool()
         try:
@@ -320,7 +325,8 @@ class BouncifyEmulator(VendorEmulator):
         now, prepare = time.time(), float(self.option("prepare_seconds", 0.2))
         bulk = BulkList(
             job_id="".join(secrets.choice(_ID_ALPHABET) for _ in range(36)), api_key=key, spool=spool, tally=tally,
-            header=header, email_index=email_index, created=now, ready_at=time.monotonic() + prepare, fails=fails,
+            codes=codes, header=header, email_index=email_index, created=now, ready_at=time.monotonic() + prepare,
+            fails=fails,
         )
         message = "Bulk email verification list has been created"
         if auto_verify and not fails:
@@ -455,8 +461,9 @@ class BouncifyEmulator(VendorEmulator):
         state = bulk.status()
         if state != "completed":
             return fail(400, _DOWNLOAD_REFUSALS[state])
-        rows = self._result_rows(bulk, wanted)
-        return csv_response(rows, header=[*bulk.header, *RESULT_COLUMNS], quote_all=True)
+        from starlette.responses import StreamingResponse
+
+        return StreamingResponse(self._result_lines(bulk, wanted), media_type="text/csv; charset=utf-8")
 
     @staticmethod
     async def _filter(request: Request) -> set[str] | None:
@@ -474,17 +481,28 @@ class BouncifyEmulator(VendorEmulator):
             return None
         return set(wanted)
 
-    def _result_rows(self, bulk: BulkList, wanted: set[str]) -> Iterator[list[str]]:
-        width = len(bulk.header)
-        now = time.time()
-        for index, cells in enumerate(bulk.spool):
-            email = cell_at(cells, bulk.email_index)
-            result, flags = verdict_of(email)
-            if result not in wanted:
-                continue
+    def _result_lines(self, bulk: BulkList, wanted: set[str]) -> Iterator[bytes]:
+        """
+        The result CSV: the uploaded cells, then the result and flag columns compiled once per
+        verdict code, then when the row was verified.
+        """
+        cells = csv_cells(quote_all=True, width=len(bulk.header), cut=True)
+        appended: list[str | None] = []
+        for verdict in CODED:
+            result, flags = result_of(verdict) if verdict is not None else ("", [])
             marks = ["Y" if name in flags else "N" for name in _CSV_FLAGS]
-            verified_at = iso_millis(min(now, bulk.verify_started + index / bulk.rows_per_second))
-            yield [*fit_width(cells, width), self._spell(result), *marks, verified_at]
+            keep = verdict is not None and result in wanted
+            columns = "".join("," + csv_cell(value, quote=True) for value in (self._spell(result), *marks))
+            appended.append(columns + ',"' if keep else None)
+        stamps = RowTimes(bulk.verify_started, bulk.rows_per_second, time.time(), bulk.spool.count)
+
+        def render(row: list[str], code: int, index: int) -> str | None:
+            after = appended[code]
+            return None if after is None else cells(row) + after + stamps(index) + '"\r\n'
+
+        header = csv_cells(quote_all=True, width=0)([*bulk.header, *RESULT_COLUMNS]) + "\r\n"
+        keep = [after is not None for after in appended]
+        return coded_chunks(bulk.spool, bulk.codes, render, keep=keep, head=header)
 
     async def delete(self, request: Request, key: str) -> Response:
         bulk = self._find(request, key, "delete")

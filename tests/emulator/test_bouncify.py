@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import re
@@ -391,3 +392,30 @@ def test_disconnect_mid_download(bouncify: Bouncify) -> None:
         bouncify.download(job_id).content  # noqa: B018
     bouncify.emulator.set_faults(disconnect_rate=0.0)
     assert len(rows_of(bouncify.download(job_id))) == 3001
+
+
+def test_a_large_list_downloads_every_row_with_its_verdict_and_when_it_was_verified(bouncify: Bouncify) -> None:
+    """Thousands of rows (many spool blocks) verified 2,000 a second: each stamped at its turn."""
+    bouncify.emulator.set_faults(rows_per_second=2000)
+    kinds = ["u{i}@example.com", "info{i}@gmail.com", "x{i}@catchall.test", "y{i}@invalid.test", "z{i}@unknown.test",
+             "w{i}@mailinator.com", "trap{i}@example.com", "support@yahoo{i}.com"]
+    emails = [kinds[i % len(kinds)].format(i=i) for i in range(3000)]
+    notes = ['say "hi", then\nleave', "plain", ""]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["email", "note"])
+    for i, email in enumerate(emails):
+        writer.writerow([email, notes[i % 3], "extra"] if i % 7 == 0 else [email] if i % 11 == 0 else [email, notes[i % 3]])
+    job_id = bouncify.upload_csv(buffer.getvalue().encode(), data={"auto_verify": "true"}).json()["job_id"]
+    bouncify.wait(job_id, "completed")
+    header, *rows = rows_of(bouncify.download(job_id))
+    assert header == ["email", "note", *RESULT_COLUMNS]
+    assert [row[:2] for row in rows] == [[e, "" if i % 11 == 0 and i % 7 else notes[i % 3]] for i, e in enumerate(emails)]
+    for row in rows[: len(kinds)]:  # the result and flags are the single verification's
+        single = bouncify.call("GET", "/v1/verify", {"email": row[0]}).json()
+        flags = [single[name] for name in ("free_email", "role", "disposable", "spamtrap")]
+        assert [row[2], row[4], row[5], row[6], row[7]] == [single["result"], *("Y" if flag else "N" for flag in flags)]
+    moments = [calendar.timegm(time.strptime(row[8][:19], "%Y-%m-%dT%H:%M:%S")) + int(row[8][20:23]) / 1000 for row in rows]
+    assert all(abs(moment - moments[0] - index / 2000) <= 0.0011 for index, moment in enumerate(moments))
+    picked = rows_of(bouncify.download(job_id, json={"filterResult": ["undeliverable", "unknown"]}))[1:]
+    assert picked == [row for row in rows if row[2] in ("undeliverable", "unknown")]
