@@ -58,16 +58,18 @@ from airflow_provider_emailverify.emulator.core import (
     VendorEmulator,
     classify,
     is_spamtrap,
+    suggestion_of,
 )
 from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,
     as_bool,
-    cell_at,
-    csv_response,
-    fit_width,
+    coded_chunks,
+    csv_cell,
+    csv_cells,
     ingest_csv,
     json_response,
 )
+from airflow_provider_emailverify.emulator.verdict_codes import CODED, verdict_code
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from airflow_provider_emailverify.emulator.core import RowSpool, Verdict
+    from airflow_provider_emailverify.emulator.verdict_codes import CodedVerdict
 
 VENDOR = "emailverifierapp"
 FORM_FLAGS = ("free", "disposable", "did_you_mean", "role", "bad", "ev_score")
@@ -102,7 +105,7 @@ _PROFILE_B = {
 _SCORES = {"deliverable": 100, "risky": 50, "unknown": 25, "undeliverable": 0}
 
 
-def status_of(verdict: Verdict) -> str:
+def status_of(verdict: Verdict | CodedVerdict) -> str:
     """Email Verifier App's status: ``Valid``, ``Invalid``, ``Risky`` or ``Unknown``."""
     if verdict.kind in ("valid", "disposable"):
         return "Valid"
@@ -122,7 +125,7 @@ def _tf(flag: bool) -> str:
 
 @dataclass
 class BatchJob:
-    """One uploaded file: rows on disk, its header (if any), a clock and the links' secret."""
+    """One uploaded file: rows on disk and their verdict codes, its header (if any), a clock and the links' secret."""
 
     job_id: str
     api_key: str
@@ -131,6 +134,8 @@ class BatchJob:
     email_index: int
     clock: JobClock
     token: str
+    #: :func:`~.verdict_codes.verdict_code` of each row's address
+    codes: bytearray
 
     def stage(self) -> str:
         if not self.clock.started_yet():
@@ -255,15 +260,16 @@ class EmailVerifierAppEmulator(VendorEmulator):
             return self.failed(400, "Missing parameter: file")
         max_rows = int(self.option("max_rows", 1_000_000))
         max_bytes = int(self.option("max_bytes", 100 * 1024 * 1024))
-        lists: list[tuple[RowSpool, Any]] = []
+        lists: list[tuple[RowSpool, Any, bytearray]] = []
         refusal: Response | None = None
         for upload in uploads:
-            spool = self.state.new_spool()
-            lists.append((spool, None))
+            spool, codes = self.state.new_spool(), bytearray()
+            lists.append((spool, None, codes))
             try:
                 info = await run_in_threadpool(
                     ingest_csv, upload.file, spool, max_rows=max_rows, max_bytes=max_bytes,
                     plain_lines=(upload.filename or "").lower().endswith(".txt"),
+                    on_email=lambda email, codes=codes: codes.append(verdict_code(classify(email))),
                 )
             except UploadLimitError:
                 refusal = self.failed(400, "File too large")
@@ -272,24 +278,24 @@ class EmailVerifierAppEmulator(VendorEmulator):
                 refusal = self.failed(400, "Invalid file")
                 break
             spool.close()
-            lists[-1] = (spool, info)
+            lists[-1] = (spool, info, codes)
             if not info.rows:
                 refusal = self.failed(400, "Invalid file")
                 break
-        if refusal is None and not self.state.spend(key, sum(spool.count for spool, _info in lists)):
+        if refusal is None and not self.state.spend(key, sum(spool.count for spool, _info, _codes in lists)):
             refusal = self.failed(402, "Insufficient API credit")
         if refusal is not None:
-            for spool, _info in lists:
+            for spool, _info, _codes in lists:
                 spool.discard()
             return refusal
         delay = float(self.option("queue_seconds", 0.2))
         ids = []
-        for spool, info in lists:
+        for spool, info, codes in lists:
             with self.state.lock:
                 self._sequence += 1
                 job_id = f"{self._sequence:03d}"
             job = BatchJob(job_id, key, spool, info.header, info.email_index,
-                           JobClock(self.state, spool.count, delay=delay), secrets.token_urlsafe(16))
+                           JobClock(self.state, spool.count, delay=delay), secrets.token_urlsafe(16), codes)
             self.jobs.add(job_id, job)
             self.state.count_job(VENDOR)
             ids.append(job_id)
@@ -329,7 +335,7 @@ class EmailVerifierAppEmulator(VendorEmulator):
 
     async def result_file(self, request: Request) -> Response:
         """A result file behind a link handed out by ``get_results`` (no auth: the link is the secret)."""
-        from starlette.responses import PlainTextResponse
+        from starlette.responses import PlainTextResponse, StreamingResponse
 
         params = request.path_params
         job = self.jobs.get(params["job_id"])
@@ -337,20 +343,39 @@ class EmailVerifierAppEmulator(VendorEmulator):
         if (job is None or not secrets.compare_digest(job.token, params["token"]) or name not in FILES
                 or not params["name"].endswith(".csv") or job.stage() != "Completed"):
             return PlainTextResponse("Not Found", status_code=404)
-        header = [*(job.header or []), *FILE_COLUMNS]
-        return csv_response(self._file_rows(job, name), header=header, quote_all=True)
+        return StreamingResponse(self._file_lines(job, name), media_type="text/csv; charset=utf-8")
 
     @staticmethod
-    def _file_rows(job: BatchJob, name: str) -> Iterator[list[str]]:
-        width = len(job.header or [])
-        for cells in job.spool:
-            email = cell_at(cells, job.email_index)
-            verdict = classify(email)
-            status = status_of(verdict)
-            if file_of(status) != name:
+    def _file_lines(job: BatchJob, name: str) -> Iterator[bytes]:
+        """
+        One result file: the uploaded cells, then the address, and the status and flag columns
+        compiled once per verdict code, then the suggestion (where the code says there is one).
+        """
+        cells = csv_cells(quote_all=True, width=len(job.header or []), cut=True)
+        email_index = job.email_index
+        appended: list[tuple[str, bool] | None] = []
+        for verdict in CODED:
+            status = status_of(verdict) if verdict is not None else ""
+            if verdict is None or file_of(status) != name:
+                appended.append(None)
                 continue
-            yield [*fit_width(cells, width), email, status, _tf(verdict.free), _tf(verdict.disposable), _tf(verdict.role),
-                   _tf(is_spamtrap(verdict)), verdict.suggestion or ""]
+            flags = (verdict.free, verdict.disposable, verdict.role, is_spamtrap(verdict))
+            columns = "".join("," + csv_cell(value, quote=True) for value in (status, *map(_tf, flags)))
+            appended.append((columns + ',"', verdict.typo))
+
+        def render(row: list[str], code: int, index: int) -> str | None:
+            piece = appended[code]
+            if piece is None:
+                return None
+            after, typo = piece
+            email = row[email_index] if email_index < len(row) else ""
+            line = csv_cell(email, quote=True) + after + (suggestion_of(email) if typo else "") + '"\r\n'
+            submitted = cells(row)
+            return submitted + "," + line if submitted else line
+
+        header = csv_cells(quote_all=True, width=0)([*(job.header or []), *FILE_COLUMNS]) + "\r\n"
+        keep = [piece is not None for piece in appended]
+        return coded_chunks(job.spool, job.codes, render, keep=keep, head=header)
 
 
 def _flag(value: Any) -> bool:

@@ -294,3 +294,32 @@ def test_fail_jobs_has_no_failed_stage_to_use(eva: Eva) -> None:
     eva.emulator.set_faults(fail_jobs=1.0)
     (job_id,) = eva.upload(("a.txt", b"a@example.com\n"))
     assert eva.wait(job_id)["percentage"] == "100.00"
+
+
+def test_a_large_list_splits_into_the_three_files_with_each_address_answered_as_in_real_time(eva: Eva) -> None:
+    """Thousands of rows (many spool blocks), uploaded columns that need quoting, every kind of address."""
+    kinds = ["u{i}@example.com", "info{i}@gmail.com", "x{i}@catchall.test", "y{i}@invalid.test", "z{i}@unknown.test",
+             "w{i}@mailinator.com", "trap{i}@example.com", "v{i}@gmial.com", "bad {i}@example.com"]
+    emails = [kinds[i % len(kinds)].format(i=i) for i in range(3000)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "email", "note"])
+    for i, email in enumerate(emails):
+        writer.writerow([str(i), email, 'say "hi", then\nleave' if i % 2 else "plain"])
+    (job_id,) = eva.upload(("list.csv", buffer.getvalue().encode()))
+    links = eva.wait(job_id)
+    files = {name: rows_of(requests.get(links[key], timeout=30).text)
+             for name, key in (("valid", "valid_result_link"), ("invalid", "invalid_result_link"), ("unknown", "unknown_link"))}
+    assert all(rows[0] == ["id", "email", "note", *FILE_COLUMNS] for rows in files.values())
+    by_id = {int(row[0]): (name, row) for name, rows in files.items() for row in rows[1:]}
+    assert sorted(by_id) == list(range(len(emails)))
+    for name, rows in files.items():
+        assert [int(row[0]) for row in rows[1:]] == sorted(int(row[0]) for row in rows[1:])  # upload order
+    for i in range(len(kinds)):
+        name, row = by_id[i]
+        single = eva.verify(emails[i])
+        assert row[:3] == [str(i), emails[i], "plain" if i % 2 == 0 else 'say "hi", then\nleave']
+        assert name == {"Valid": "valid", "Invalid": "invalid"}.get(single["status"], "unknown")
+        flags = [single[key] for key in ("free_email", "disposable", "role_address", "bad_address")]
+        suggestion = "" if single["typo_suggest"] == "None" else single["typo_suggest"]
+        assert row[3:] == [emails[i], single["status"], *map(str, flags), suggestion]
