@@ -8,7 +8,8 @@ Uploads are built once from the caller's records (checked row by row with
 bytes. Downloads are read in constant memory: lines with :func:`iter_lines` (each keeping its
 line break), CSV records with :func:`iter_csv` (RFC 4180: a quoted field may span lines; the
 faster :func:`iter_csv_split` for lines from :func:`iter_lines`), CSV columns found by name
-with :func:`header_index`, JSON arrays decoded element by element with :func:`iter_json_array`.
+with :func:`header_index`, JSON arrays decoded with :func:`iter_json_array` (runs of whole
+elements in one call).
 """
 
 from __future__ import annotations
@@ -255,6 +256,28 @@ def header_index(header: Iterable[str], *names: str) -> int | None:
 
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_BLANKS = frozenset(" \t\n\r")
+
+
+def _last_boundary(buffer: str, start: int) -> int:
+    """
+    The last comma of ``buffer[start:]`` that its neighbours show to be between two elements of
+    an array of objects or arrays (a closing bracket before it, an opening one after), else -1.
+    Only the last 1,000 commas are looked at (elements are small; this bounds a huge one's cost).
+    """
+    cut = len(buffer)
+    for _ in range(1000):
+        cut = buffer.rfind(",", start, cut)
+        if cut < 0:
+            return -1
+        before, after = cut - 1, cut + 1
+        while before > start and buffer[before] in _JSON_BLANKS:
+            before -= 1
+        while after < len(buffer) and buffer[after] in _JSON_BLANKS:
+            after += 1
+        if buffer[before] in "}]" and after < len(buffer) and buffer[after] in "{[":
+            return cut
+    return -1
 
 
 def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
@@ -262,6 +285,10 @@ def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
     Elements of a JSON array arriving as byte chunks, decoded one at a time (constant memory in
     the array's length). Elements must be objects or arrays (a number split across chunks could
     be misread). Raises ``ValueError`` when the array is cut short or malformed.
+
+    The whole elements a chunk completes are decoded in one call where they can be told apart
+    (the last ``},{`` that decodes as a boundary); otherwise, and wherever that does not give
+    objects or arrays only, element by element, so a malformed element fails as it always did.
     """
     import codecs
 
@@ -271,6 +298,7 @@ def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
     for chunk in chunks:
         buffer = buffer[pos:] + utf8.decode(chunk)
         pos = 0
+        runs = True  # whole elements may still be decoded together in this buffer
         while True:
             pos = _JSON_WS.match(buffer, pos).end()
             if pos >= len(buffer):
@@ -288,6 +316,14 @@ def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
             elif char == "," and not expect_value:
                 expect_value, pos = True, pos + 1
             elif expect_value and char in "{[":
+                if runs:
+                    items = _element_run(decoder, buffer, pos)
+                    if items is None:
+                        runs = False
+                    else:
+                        yield from items[0]
+                        pos = items[1]
+                        continue
                 try:
                     value, end = decoder.raw_decode(buffer, pos)
                 except json.JSONDecodeError:
@@ -297,3 +333,24 @@ def iter_json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
             else:
                 raise ValueError(f"malformed JSON array near {buffer[pos:pos + 40]!r}")
     raise ValueError("the JSON array was cut short")
+
+
+def _element_run(decoder: json.JSONDecoder, buffer: str, start: int) -> tuple[list[Any], int] | None:
+    """
+    The whole elements from ``start`` (an element's first character) up to the last boundary
+    :func:`_last_boundary` finds, decoded together, and the position after that boundary's
+    comma; ``None`` when there is no such boundary or the run is not objects and arrays only.
+    (A comma that only looked like a boundary, inside a string or a nested array, leaves a run
+    that does not decode.)
+    """
+    cut = _last_boundary(buffer, start)
+    if cut < 0:
+        return None
+    try:
+        items = decoder.decode("[" + buffer[start:cut] + "]")
+    except ValueError:
+        return None
+    for item in items:
+        if item.__class__ is not dict and item.__class__ is not list:
+            return None
+    return items, cut + 1

@@ -115,3 +115,33 @@ def test_line_breaks_in_addresses_pass_unless_the_upload_is_one_address_per_line
     with pytest.raises(InvalidRequestError, match="record 2 has a line break") as caught:
         list(checked_records(records, vendor="v", max_rows=None, one_per_line=True))
     assert "one-address-per-line" in str(caught.value)
+
+
+def test_json_arrays_decode_the_same_however_the_chunks_cut_them():
+    """Whole elements are decoded in runs; commas inside strings and nested arrays are no boundaries."""
+    import json
+
+    from airflow_provider_emailverify.clients.streams import iter_json_array
+
+    elements = [
+        {"email": "a@b.c", "name": 'x"},{"y'}, [{"x": 1}, {"y": [2]}], {"s": "],[", "t": "},{"},
+        {}, [], {"n": "ü😀", "d": {"a": [1, {"b": 2}]}},
+    ] * 40
+    for separator in (",", ", ", " ,\r\n "):
+        body = ("[" + separator.join(json.dumps(e, ensure_ascii=False) for e in elements) + "]").encode()
+        for size in (1, 3, 64, 1000, len(body)):
+            assert list(iter_json_array(chunked(body, size))) == elements
+
+
+def test_a_json_array_fails_where_it_goes_wrong_after_the_elements_before():
+    from airflow_provider_emailverify.clients.streams import iter_json_array
+
+    for body, error in ((b'[{"a":1},{"b":2},3,{"c":4}]', "malformed JSON array near '3"),
+                        (b'[{"a":1},{"b":2},{"c":', "cut short")):
+        for size in (1, 5, 100):
+            read = []
+            with pytest.raises(ValueError, match=error):
+                for element in iter_json_array(chunked(body, size)):
+                    read.append(element)
+            assert read == [{"a": 1}, {"b": 2}]
+
