@@ -225,6 +225,29 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
+class VerdictFacts(dict):
+    """
+    What a download parser derives from a row's verdict columns (the verdict, its reason, the
+    flags' spellings), remembered per combination: a download repeats a handful of them, so each
+    is derived once and a row costs one lookup. At most 1024 combinations are kept, so free text
+    cannot grow it.
+
+    ``facts[key]`` is ``derive(*key)``; a key must be hashable (a tuple of the raw cells).
+
+    :param derive: the derivation, from the key's values.
+    """
+
+    def __init__(self, derive: Callable[..., Any]) -> None:
+        super().__init__()
+        self.derive = derive
+
+    def __missing__(self, key: tuple[Any, ...]) -> Any:
+        value = self.derive(*key)
+        if len(self) < 1024:
+            self[key] = value
+        return value
+
+
 class _TextFlags(dict):
     """:func:`parse_bool` of text cells, remembered: at most 1024 spellings, so free text cannot grow it."""
 

@@ -19,7 +19,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.clients.base import ApiCall, extra_field, no_result, with_headers
-from airflow_provider_emailverify.clients.streams import checked_records, header_index, int_or_none, iter_json_array
+from airflow_provider_emailverify.clients.streams import (
+    cells_getter,
+    checked_records,
+    header_index,
+    int_or_none,
+    iter_json_array,
+)
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -32,10 +38,17 @@ from airflow_provider_emailverify.exceptions import (
     TransientError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import STATUSES, VerificationResult, parse_bool, verdict_text
+from airflow_provider_emailverify.results import (
+    STATUSES,
+    VerdictFacts,
+    VerificationResult,
+    neutral_status,
+    parse_bool,
+    verdict_text,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     import httpx
 
@@ -72,11 +85,41 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "role": (("account", "role"), ("role", "account.role")),
     "didYouMean": (("didYouMean",), ("didYouMean", "did_you_mean")),
 }
+#: the CSV columns :func:`csv_row_parser` reads, in the order it unpacks them
+_CSV_FIELDS = ("email", "name", "status", "reason", "acceptAll", "disposable", "free", "role", "didYouMean")
 
 
 # -- parsers (pure functions: the spec's example bodies are unit-tested against them) ------------
 def _error(message: str) -> EmailVerificationError:
     return EmailVerificationError(f"bouncer: {message}", vendor=VENDOR)
+
+
+def _facts(
+    status: Any, reason: Any, accept_all: Any, disposable: Any, free: Any, role: Any
+) -> tuple[str, str, str, bool | None, bool | None, bool | None, bool | None, bool | None]:
+    """
+    What a record's verdict fields give a neutral row (each field's value, ``None`` when absent):
+    the neutral status, the verdict, the reason, the disposable, role, free, catch-all and syntax
+    flags.
+    """
+    vendor_status = verdict_text(status)
+    reason_text = str(reason or "")
+    is_disposable = parse_bool(disposable)
+    return (
+        neutral_status(VENDOR, vendor_status, is_disposable=is_disposable),
+        vendor_status,
+        reason_text,
+        is_disposable,
+        parse_bool(role),
+        parse_bool(free),
+        parse_bool(accept_all),
+        (reason_text == "invalid_email") if reason_text in REASONS else None,
+    )
+
+
+#: :func:`_facts` remembered, for verdicts and reasons given as text (``1`` and ``True`` are one key)
+_FACTS = VerdictFacts(_facts)
+_NO_FIELDS: dict[str, Any] = {}
 
 
 def parse_record(record: Any, *, job_id: str | None = None) -> VerificationResult:
@@ -88,23 +131,30 @@ def parse_record(record: Any, *, job_id: str | None = None) -> VerificationResul
     """
     if not isinstance(record, dict) or "email" not in record:
         raise _error(f"unexpected result record {str(record)[:200]!r}")
-    domain = record.get("domain") if isinstance(record.get("domain"), dict) else {}
-    account = record.get("account") if isinstance(record.get("account"), dict) else {}
-    reason = str(record.get("reason") or "")
-    extra = {"name": record["name"]} if record.get("name") not in (None, "") else {}
-    return VerificationResult.from_verdict(
-        VENDOR,
+    get = record.get
+    domain = get("domain")
+    if not isinstance(domain, dict):
+        domain = _NO_FIELDS
+    account = get("account")
+    if not isinstance(account, dict):
+        account = _NO_FIELDS
+    status, reason = get("status"), get("reason")
+    key = (status, reason, domain.get("acceptAll"), domain.get("disposable"), domain.get("free"), account.get("role"))
+    if status.__class__ is str and (reason is None or reason.__class__ is str):
+        try:
+            facts = _FACTS[key]
+        except TypeError:  # a flag that is not a plain value
+            facts = _facts(*key)
+    else:
+        facts = _facts(*key)
+    name = get("name")
+    return VerificationResult(
         str(record["email"]),
-        verdict_text(record.get("status")),
+        *facts,
+        get("didYouMean") or None,
+        VENDOR,
         job_id,
-        reason=reason,
-        is_disposable=parse_bool(domain.get("disposable")),
-        is_role=parse_bool(account.get("role")),
-        is_free=parse_bool(domain.get("free")),
-        is_catchall=parse_bool(domain.get("acceptAll")),
-        is_syntax_error=(reason == "invalid_email") if reason in REASONS else None,
-        suggestion=record.get("didYouMean") or None,
-        extra=extra,
+        {"name": name} if name not in (None, "") else {},
     )
 
 
@@ -127,6 +177,31 @@ def csv_record_reader(header: Sequence[str]):
         return record
 
     return to_record
+
+
+def csv_row_parser(header: Sequence[str], *, job_id: str | None) -> Callable[[Sequence[str]], VerificationResult]:
+    """
+    A function turning one CSV download row into a neutral row: :func:`parse_record` of
+    :func:`csv_record_reader`'s record, with the columns read by position and no record built.
+    """
+    to_record = csv_record_reader(header)
+    cells = cells_getter([header_index(header, *CSV_COLUMNS[field][1]) for field in _CSV_FIELDS])
+    facts = _FACTS
+
+    def parse(row: Sequence[str]) -> VerificationResult:
+        email, name, status, reason, accept_all, disposable, free, role, suggestion = cells(row)
+        if not email:  # no address: parse_record says why
+            return parse_record(to_record(row), job_id=job_id)
+        return VerificationResult(
+            email,
+            *facts[(status, reason, accept_all, disposable, free, role)],
+            suggestion or None,
+            VENDOR,
+            job_id,
+            {"name": name} if name else {},
+        )
+
+    return parse
 
 
 def parse_batch(body: Any) -> JobInfo:
@@ -384,10 +459,7 @@ class BouncerClient(VerificationClient):
                 header = next(reader, None)
                 if header is None:
                     return
-                to_record = csv_record_reader(header)
-                for row in reader:
-                    if row:
-                        yield parse_record(to_record(row), job_id=job_id)
+                yield from map(csv_row_parser(header, job_id=job_id), filter(None, reader))
                 return
             try:
                 for record in iter_json_array(self.stream_chunks(call, json_body=True)):

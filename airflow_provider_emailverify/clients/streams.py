@@ -8,8 +8,8 @@ Uploads are built once from the caller's records (checked row by row with
 bytes. Downloads are read in constant memory: lines with :func:`iter_lines` (each keeping its
 line break), CSV records with :func:`iter_csv` (RFC 4180: a quoted field may span lines; the
 faster :func:`iter_csv_split` for lines from :func:`iter_lines`), CSV columns found by name
-with :func:`header_index`, JSON arrays decoded with :func:`iter_json_array` (runs of whole
-elements in one call).
+with :func:`header_index` and read by position with :func:`cells_getter`, JSON arrays decoded
+with :func:`iter_json_array` (runs of whole elements in one call).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import re
 import tempfile
 import uuid
 from itertools import chain, islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailverify.exceptions import InvalidRequestError, PayloadTooLargeError
@@ -253,6 +254,44 @@ def header_index(header: Iterable[str], *names: str) -> int | None:
         if name in cells:
             return cells.index(name)
     return None
+
+
+def cells_getter(indices: Sequence[int | None]) -> Callable[[Sequence[str]], tuple[str | None, ...]]:
+    """
+    The cells of a CSV record at ``indices`` (columns found by :func:`header_index`), picked in
+    one call: ``None`` for a column the file lacks (index ``None``) or a record too short to have
+    it. Fastest when the columns a file may lack come last.
+
+    :param indices: the column positions.
+    """
+    width = max((index for index in indices if index is not None), default=-1) + 1
+    given = len(indices) if None not in indices else indices.index(None)
+    if any(index is not None for index in indices[given:]):  # a lacking column before a present one
+        padded = itemgetter(*(width if index is None else index for index in indices))
+        pad: list[None] = [None] * (width + 1)
+
+        def padded_cells(row: Sequence[str]) -> tuple[str | None, ...]:
+            return padded([*row[:width], *pad[min(len(row), width) :]])
+
+        return padded_cells
+    lacking: tuple[None, ...] = (None,) * (len(indices) - given)
+    if given < 2:
+        first = indices[0] if given else -1
+
+        def few_cells(row: Sequence[str]) -> tuple[str | None, ...]:
+            if first < 0:
+                return lacking
+            return (row[first] if first < len(row) else None, *lacking)
+
+        return few_cells
+    pick = itemgetter(*indices[:given])
+
+    def cells(row: Sequence[str]) -> tuple[str | None, ...]:
+        if len(row) < width:
+            row = [*row, *([None] * (width - len(row)))]
+        return pick(row) + lacking if lacking else pick(row)
+
+    return cells
 
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")

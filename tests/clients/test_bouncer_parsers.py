@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_emailverify.clients.bouncer import (
     csv_record_reader,
+    csv_row_parser,
     parse_batch,
     parse_created,
     parse_credits,
@@ -122,6 +123,26 @@ def test_csv_download_columns_found_by_name():
     assert parse_record(to_record(["risky", "", "x@y.z"])).status == "risky"
     with pytest.raises(EmailVerificationError):
         csv_record_reader(["foo", "bar"])
+
+
+def test_csv_rows_shorter_than_the_header_or_without_some_columns():
+    header = ["email", "name", "status", "reason", "domain", "acceptAll", "disposable", "free", "role", "disabled",
+              "fullMailbox", "dnsType", "dnsRecord", "provider", "score", "toxic", "toxicity", "didYouMean", "retryAfter"]
+    parse = csv_row_parser(header, job_id="j")
+    assert row(parse(["a@b.c", "", "risky", "low_deliverability", "b.c", "yes"])) == (
+        "a@b.c", "risky", "risky", "low_deliverability", None, None, None, True, False, None, "bouncer", "j")
+    few = csv_row_parser(["status", "email"], job_id=None)  # no reason, flags, name or suggestion columns
+    assert row(few(["unknown", "x@y.z"]))[:9] == ("x@y.z", "unknown", "unknown", "", None, None, None, None, None)
+    with pytest.raises(EmailVerificationError, match="unexpected result record"):
+        parse(["", "Ann", "deliverable"])
+
+
+def test_verdicts_given_as_numbers_or_booleans_keep_their_own_spelling():
+    base = {"email": "a@b.c", "reason": "accepted_email"}
+    spelled = [parse_record({**base, "status": status}).vendor_status for status in ("deliverable", 1, True, 1.0, "1")]
+    assert spelled == ["deliverable", "1", "True", "1.0", "1"]
+    assert [parse_record({**base, "status": "unknown", "reason": reason}).reason for reason in (1, True)] == ["1", "True"]
+    assert parse_record({**base, "status": "deliverable", "domain": {"disposable": ["yes"]}}).is_disposable is None
 
 
 def test_batch_states_and_stats():

@@ -145,3 +145,13 @@ def test_a_json_array_fails_where_it_goes_wrong_after_the_elements_before():
                     read.append(element)
             assert read == [{"a": 1}, {"b": 2}]
 
+
+def test_cells_are_picked_by_position_with_none_for_what_a_record_lacks():
+    from airflow_provider_emailverify.clients.streams import cells_getter
+
+    assert cells_getter([2, 0])(["a", "b", "c"]) == ("c", "a")
+    assert cells_getter([2, 0])(["a"]) == (None, "a")
+    assert cells_getter([1, None])(["a", "b"]) == ("b", None)
+    assert cells_getter([None, 1, 0])(["a", "b"]) == (None, "b", "a")
+    assert cells_getter([None, None])(["a"]) == (None, None)
+    assert cells_getter([3])(["a"]) == (None,)
