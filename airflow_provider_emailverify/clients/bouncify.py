@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_provider_emailverify.clients.base import ApiCall, extra_field, no_result, with_params
 from airflow_provider_emailverify.clients.streams import (
     blocks,
+    cells_getter,
     checked_records,
+    has_content,
     header_index,
     int_or_none,
     multipart_body,
@@ -40,6 +42,7 @@ from airflow_provider_emailverify.exceptions import (
 from airflow_provider_emailverify.jobs import JobInfo, JobState
 from airflow_provider_emailverify.results import (
     Status,
+    VerdictFacts,
     VerificationResult,
     neutral_status,
     parse_bool,
@@ -47,7 +50,7 @@ from airflow_provider_emailverify.results import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     import httpx
 
@@ -153,49 +156,68 @@ def parse_credits(body: Any) -> int:
     return int(info["credits_remaining"])
 
 
-def csv_row_parser(header: Sequence[str], *, job_id: str | None):
+def _facts(
+    result: str | None, disposable: str | None, role: str | None, isp: str | None, syntax: str | None,
+    accept_all: str | None,
+) -> tuple[str, str, str, bool | None, bool | None, bool | None, bool | None, bool | None]:
+    """
+    What a result row's verdict columns (``None`` where absent) give a neutral row: the neutral
+    status, the verdict, the reason (none), the disposable, role, free, catch-all and syntax flags.
+    """
+    verdict = result or ""
+    is_disposable = parse_text_flag(disposable)
+    return (
+        neutral_status(VENDOR, verdict, is_disposable=is_disposable),
+        verdict,
+        "",
+        is_disposable,
+        parse_text_flag(role),
+        parse_text_flag(isp),
+        _catchall(verdict, accept_all),
+        parse_text_flag(syntax),
+    )
+
+
+_FACTS = VerdictFacts(_facts)
+
+
+def csv_row_parser(header: Sequence[str], *, job_id: str | None) -> Callable[[Sequence[str]], VerificationResult]:
     """
     A function turning one row of the result CSV into a neutral row. Columns are found by name:
     the email is the ``Email`` column, else the first; the uploaded file's other columns are
-    passed through in ``extra``.
+    passed through in ``extra``. Cells are read by position and each combination of verdict
+    columns is mapped once (:class:`~airflow_provider_emailverify.results.VerdictFacts`).
     """
     result_at = header_index(header, "Verification Result")
     if result_at is None:
         raise _error(f"the result file has no 'Verification Result' column (header {list(header)[:20]!r})")
     email_at = header_index(header, "Email")
     email_at = 0 if email_at is None else email_at
-    flags = {
-        name: header_index(header, *labels)
-        for name, labels in {
-            "syntax": ("Syntax Error",),
-            "isp": ("ISP",),
-            "role": ("Role",),
-            "disposable": ("Disposable",),
-            "accept_all": ("Accept-all", "Accept All", "accept_all"),
-        }.items()
-    }
+    verdict_cells = cells_getter(
+        [
+            result_at,
+            header_index(header, "Disposable"),
+            header_index(header, "Role"),
+            header_index(header, "ISP"),
+            header_index(header, "Syntax Error"),
+            header_index(header, "Accept-all", "Accept All", "accept_all"),
+        ]
+    )
     passthrough = [
         (i, name)
         for i, name in enumerate(header)
         if i != email_at and name.strip() and name.strip().lower() not in RESULT_COLUMNS
     ]
-
-    def cell(row: Sequence[str], index: int | None) -> str | None:
-        return row[index] if index is not None and index < len(row) else None
+    facts = _FACTS
 
     def parse(row: Sequence[str]) -> VerificationResult:
-        result = cell(row, result_at) or ""
-        return VerificationResult.from_verdict(
+        return VerificationResult(
+            (row[email_at] if email_at < len(row) else None) or "",
+            *facts[verdict_cells(row)],
+            None,
             VENDOR,
-            cell(row, email_at) or "",
-            result,
             job_id,
-            is_disposable=parse_text_flag(cell(row, flags["disposable"])),
-            is_role=parse_text_flag(cell(row, flags["role"])),
-            is_free=parse_text_flag(cell(row, flags["isp"])),
-            is_catchall=_catchall(result, cell(row, flags["accept_all"])),
-            is_syntax_error=parse_text_flag(cell(row, flags["syntax"])),
-            extra={name: row[i] for i, name in passthrough if i < len(row)},
+            {name: row[i] for i, name in passthrough if i < len(row)} if passthrough else {},
         )
 
     return parse
@@ -479,10 +501,7 @@ class BouncifyClient(VerificationClient):
             header = next(reader, None)
             if header is None:
                 return
-            parse = csv_row_parser(header, job_id=job_id)
-            for row in reader:
-                if any(cell.strip() for cell in row):
-                    yield parse(row)
+            yield from map(csv_row_parser(header, job_id=job_id), filter(has_content, reader))
 
         return self.iter_restartable(open_rows, what=f"list {job_id} download")
 

@@ -294,6 +294,11 @@ def cells_getter(indices: Sequence[int | None]) -> Callable[[Sequence[str]], tup
     return cells
 
 
+def has_content(row: Sequence[str]) -> bool:
+    """Whether a CSV record holds anything but whitespace (download parsers skip those that do not)."""
+    return bool(row and row[0].strip()) or any(cell.strip() for cell in row)
+
+
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_BLANKS = frozenset(" \t\n\r")
 

@@ -117,6 +117,16 @@ def test_download_keeps_uploaded_columns_and_finds_email_by_name_or_first():
         csv_row_parser(["Email", "Result"], job_id=None)
 
 
+def test_short_rows_and_an_accept_all_column():
+    parse = csv_row_parser(["Email", "Verification Result", "Accept-all", "Syntax Error", "ISP", "Role", "Disposable",
+                            "note"], job_id="j")
+    assert row(parse(["a@b.c", "deliverable", "2"])) == (
+        "a@b.c", "deliverable", "deliverable", "", None, None, None, None, None, None, "bouncify", "j")
+    full = parse(["a@b.c", "accept_all", "", "N", "Y", "N", "N", "hi"])
+    assert (full.status, full.is_catchall, full.is_free, full.extra) == ("risky", True, True, {"note": "hi"})
+    assert parse(["a@b.c"]).status == "unknown"
+
+
 def test_upload_info_and_bad_bodies():
     assert parse_job_id({"job_id": "r374aki32rnatv868nntpxloc7dkilszc3eu", "success": True,
                          "message": "Bulk email verification list has been created"}) == "r374aki32rnatv868nntpxloc7dkilszc3eu"
