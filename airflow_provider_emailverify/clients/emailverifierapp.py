@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
 from airflow_provider_emailverify.clients.base import ApiCall, extra_field, with_form, with_params
-from airflow_provider_emailverify.clients.streams import blocks, checked_records, header_index, multipart_body
+from airflow_provider_emailverify.clients.streams import (
+    blocks,
+    cells_getter,
+    checked_records,
+    has_content,
+    header_index,
+    multipart_body,
+)
 from airflow_provider_emailverify.clients.verification import VerificationClient
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
@@ -30,10 +37,16 @@ from airflow_provider_emailverify.exceptions import (
     PayloadTooLargeError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
-from airflow_provider_emailverify.results import VerificationResult, neutral_status, parse_bool, parse_text_flag
+from airflow_provider_emailverify.results import (
+    VerdictFacts,
+    VerificationResult,
+    neutral_status,
+    parse_bool,
+    parse_text_flag,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     import httpx
 
@@ -78,6 +91,10 @@ def _suggestion(value: Any) -> str | None:
     return None if text.lower() in ("", "none", "null", "false") else text
 
 
+#: the catch-all flag a verdict gives (:func:`_catchall`)
+_CATCHALL_BY_VERDICT = {"risky": True, "valid": False, "invalid": False}
+
+
 def _catchall(verdict: str, reason: str = "") -> bool | None:
     """
     EVA's Risky means "the domain accepts everything"; a definite verdict means it does not. The
@@ -86,7 +103,7 @@ def _catchall(verdict: str, reason: str = "") -> bool | None:
     verdict = verdict.strip().lower()
     if verdict == "risky" and reason:
         return reason.strip().lower() == "low deliverability"
-    return {"risky": True, "valid": False, "invalid": False}.get(verdict)
+    return _CATCHALL_BY_VERDICT.get(verdict)
 
 
 def parse_verify(body: Any, *, email: str | None = None) -> VerificationResult:
@@ -159,11 +176,43 @@ def _has_header(row: Sequence[str]) -> bool:
     return not any("@" in c for c in cells) and any("email" in c or c == "status" for c in cells)
 
 
-def file_row_parser(header: Sequence[str] | None, *, verdict: str, job_id: str | None):
+def _file_facts(
+    verdict: str, column: str | None, disposable: str | None, role: str | None, free: str | None
+) -> tuple[str, str, str, bool | None, bool | None, bool | None, bool | None, None]:
+    """
+    What a result file's verdict (which file the row is in) and a row's verdict columns (``None``
+    where absent) give a neutral row: the neutral status, the verdict, the reason (none), the
+    disposable, role, free and catch-all flags, and the syntax flag (not given).
+    """
+    status_column = (column or "").strip()
+    is_disposable = parse_text_flag(disposable)
+    status = neutral_status(VENDOR, verdict, is_disposable=is_disposable)
+    if verdict == "Unknown" and status_column.lower() == "risky":
+        status = neutral_status(VENDOR, status_column, is_disposable=is_disposable)
+    return (
+        status,
+        status_column or verdict,
+        "",
+        is_disposable,
+        parse_text_flag(role),
+        parse_text_flag(free),
+        _catchall(status_column or verdict),
+        None,
+    )
+
+
+_FILE_FACTS = VerdictFacts(_file_facts)
+
+
+def file_row_parser(
+    header: Sequence[str] | None, *, verdict: str, job_id: str | None
+) -> Callable[[Sequence[str]], VerificationResult]:
     """
     A function turning one row of a result file into a neutral row. The file's verdict decides
     the status (valid → deliverable, invalid → undeliverable, unknown → unknown; deliverable and
     disposable → risky); a ``Status`` column of ``Risky`` in the unknown file makes it risky.
+    Cells are read by position and each combination of verdict columns is mapped once
+    (:class:`~airflow_provider_emailverify.results.VerdictFacts`).
 
     :param header: the file's header row, ``None`` when the file has none (email first).
     :param verdict: ``Valid``, ``Invalid`` or ``Unknown`` (which file the row is in).
@@ -174,35 +223,27 @@ def file_row_parser(header: Sequence[str] | None, *, verdict: str, job_id: str |
         email_at = next(
             (i for i, h in enumerate(header) if "email" in h.lower() and "free" not in h.lower()), 0
         )
-    at = {
-        "status": header_index(header, "Status"),
-        "free": header_index(header, "Free Email", "free_email", "free"),
-        "disposable": header_index(header, "Disposable"),
-        "role": header_index(header, "Role Address", "role_address", "role"),
-        "suggestion": header_index(header, "Typo Suggestion", "typo_suggest", "did_you_mean"),
-    }
-
-    def cell(row: Sequence[str], name: str) -> str | None:
-        index = at[name]
-        return row[index] if index is not None and index < len(row) else None
+    suggestion_at = header_index(header, "Typo Suggestion", "typo_suggest", "did_you_mean")
+    verdict_cells = cells_getter(
+        [
+            header_index(header, "Status"),
+            header_index(header, "Disposable"),
+            header_index(header, "Role Address", "role_address", "role"),
+            header_index(header, "Free Email", "free_email", "free"),
+        ]
+    )
+    facts = _FILE_FACTS
 
     def parse(row: Sequence[str]) -> VerificationResult:
-        column = (cell(row, "status") or "").strip()
-        disposable = parse_text_flag(cell(row, "disposable"))
-        status = neutral_status(VENDOR, verdict, is_disposable=disposable)
-        if verdict == "Unknown" and column.lower() == "risky":
-            status = neutral_status(VENDOR, column, is_disposable=disposable)
+        count = len(row)
+        suggestion = row[suggestion_at] if suggestion_at is not None and suggestion_at < count else None
         return VerificationResult(
-            email=row[email_at] if email_at < len(row) else "",
-            status=status,
-            vendor_status=column or verdict,
-            is_disposable=disposable,
-            is_role=parse_text_flag(cell(row, "role")),
-            is_free=parse_text_flag(cell(row, "free")),
-            is_catchall=_catchall(column or verdict),
-            suggestion=_suggestion(cell(row, "suggestion")),
-            vendor=VENDOR,
-            job_id=job_id,
+            row[email_at] if email_at < count else "",
+            *facts[(verdict, *verdict_cells(row))],
+            _suggestion(suggestion) if suggestion else None,
+            VENDOR,
+            job_id,
+            {},
         )
 
     return parse
@@ -400,9 +441,7 @@ class EmailVerifierAppClient(VerificationClient):
         parse = file_row_parser(header, verdict=verdict, job_id=job_id)
         if header is None:
             yield parse(first)
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                yield parse(row)
+        yield from map(parse, filter(has_content, reader))
 
     # -- single address, account -----------------------------------------------------------------
     def verify_email(self, email: str) -> VerificationResult:

@@ -103,6 +103,17 @@ def test_result_files_by_file_and_flags():
     assert shifted(["1", "False", "a@b.c", "Valid"]).email == "a@b.c"
 
 
+def test_short_rows_and_files_without_a_header():
+    parse = file_row_parser(["Email", "Status", "Free Email", "Disposable", "Role Address", "Bad Address",
+                             "Typo Suggestion"], verdict="Valid", job_id="7")
+    assert row(parse(["a@b.c", "Valid"])) == (
+        "a@b.c", "deliverable", "Valid", "", None, None, None, False, None, None, "emailverifierapp", "7")
+    assert row(parse(["a@gmial.com", "Valid", "True", "False", "False", "False", "a@gmail.com"]))[6:10] == (
+        True, False, None, "a@gmail.com")
+    headerless = file_row_parser(None, verdict="Unknown", job_id=None)
+    assert row(headerless(["u@x.y", "Risky", "True"]))[:8] == ("u@x.y", "unknown", "Unknown", "", None, None, None, None)
+
+
 def test_attribute_page_risky_is_catchall_only_for_low_deliverability():
     disposable = parse_verify({"success": True, "email": "x@mailinator.com", "result": "risky",
                                "reason": "Low Quality", "disposable": True})
