@@ -34,7 +34,7 @@ from airflow_provider_emailverify.emulator.bouncer_records import (
     with_name,
 )
 from airflow_provider_emailverify.emulator.core import classify, suggestion_of
-from airflow_provider_emailverify.emulator.streams import coded_chunks, csv_cell
+from airflow_provider_emailverify.emulator.downloads import coded_chunks, csv_cell
 from airflow_provider_emailverify.emulator.verdict_codes import CODED, CODE_LIMIT, UNCODED, VENDOR_FLAG, verdict_code
 
 if TYPE_CHECKING:

@@ -60,14 +60,11 @@ from airflow_provider_emailverify.emulator.core import (
     classify,
     is_spamtrap,
 )
+from airflow_provider_emailverify.emulator.downloads import RowTimes, coded_chunks, csv_cell, csv_cells
 from airflow_provider_emailverify.emulator.streams import (
     JsonArrayStream,
-    RowTimes,
     UploadLimitError,
     as_bool,
-    coded_chunks,
-    csv_cell,
-    csv_cells,
     drain,
     ingest_csv,
     json_response,

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-    from typing import BinaryIO
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -344,25 +343,6 @@ class JobClock:
 
 #: spooled rows are read and decoded about this many bytes of lines at a time
 BLOCK_BYTES = 64 * 1024
-_decode = json.JSONDecoder().decode
-
-
-def decode_rows(lines: list[bytes]) -> list[Any]:
-    """Spooled rows from their JSON lines, in one decode call."""
-    return _decode("[" + b",".join(lines).decode("utf-8") + "]")
-
-
-def row_blocks(fh: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[tuple[list[bytes], list[Any]]]:
-    """
-    The rest of a spool file, about ``size`` bytes of lines at a time: (the JSON lines, their rows).
-
-    One decode call per block instead of per line.
-    """
-    while True:
-        lines = fh.readlines(size)
-        if not lines:
-            return
-        yield lines, decode_rows(lines)
 
 
 class RowSpool:
@@ -370,8 +350,8 @@ class RowSpool:
     A job's submitted rows kept on disk as JSON lines, so memory does not grow with job size.
 
     Rows are lists (CSV-style input) or dicts; :meth:`__iter__` reads them back in order, and
-    :meth:`line_blocks` their lines a block at a time (for whole downloads: :func:`decode_rows`
-    decodes a block, or the lines of it a download keeps, in one call).
+    :meth:`line_blocks` their lines a block at a time (for whole downloads:
+    :func:`~.downloads.decode_rows` decodes a block, or the lines of it a download keeps, in one call).
     """
 
     def __init__(self, directory: str) -> None:

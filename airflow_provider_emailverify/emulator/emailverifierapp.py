@@ -60,15 +60,8 @@ from airflow_provider_emailverify.emulator.core import (
     is_spamtrap,
     suggestion_of,
 )
-from airflow_provider_emailverify.emulator.streams import (
-    UploadLimitError,
-    as_bool,
-    coded_chunks,
-    csv_cell,
-    csv_cells,
-    ingest_csv,
-    json_response,
-)
+from airflow_provider_emailverify.emulator.downloads import coded_chunks, csv_cell, csv_cells
+from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, ingest_csv, json_response
 from airflow_provider_emailverify.emulator.verdict_codes import CODED, verdict_code
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ job's spool in constant memory.
 
 Every row was classified once while the job was indexed
 (:attr:`~.neverbounce_jobs.ParseSummary.codes`), so a download only reads and formats: spooled
-rows are decoded a block of lines at a time (:func:`~.core.row_blocks`; a response
+rows are decoded a block of lines at a time (:func:`~.downloads.row_blocks`; a response
 chunk is the lines of one block), which rows to keep is looked up per verdict code, and the
 appended columns of each code are compiled once into a line template, leaving only the address
 columns (``addr``, ``host``, ...) to fill per row.
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from airflow_provider_emailverify.emulator.downloads import csv_cell, csv_cells, row_blocks
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     ADDRESS_VALUE_FIELDS,
     RESULT_CODES,
@@ -24,9 +25,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
     dns_facts,
     nb_result,
 )
-from airflow_provider_emailverify.emulator.core import row_blocks
 from airflow_provider_emailverify.emulator.neverbounce_jobs import dedup_key
-from airflow_provider_emailverify.emulator.streams import csv_cell, csv_cells
 from airflow_provider_emailverify.emulator.verdict_codes import CODED
 
 if TYPE_CHECKING:

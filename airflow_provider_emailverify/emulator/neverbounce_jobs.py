@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_emailverify.emulator.core import VerdictTally, classify, row_blocks
+from airflow_provider_emailverify.emulator.core import VerdictTally, classify
+from airflow_provider_emailverify.emulator.downloads import row_blocks
 from airflow_provider_emailverify.emulator.neverbounce_data import nb_result
 from airflow_provider_emailverify.emulator.streams import (
     UploadLimitError,

@@ -42,6 +42,7 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailverify.emulator.core import classify
+from airflow_provider_emailverify.emulator.downloads import csv_cell
 from airflow_provider_emailverify.emulator.neverbounce_data import (
     MAX_PAYLOAD_BYTES,
     RESULT_CODES,
@@ -53,7 +54,7 @@ from airflow_provider_emailverify.emulator.neverbounce_data import (
 )
 from airflow_provider_emailverify.emulator.neverbounce_engine import InsufficientCredits
 from airflow_provider_emailverify.emulator.neverbounce_download import LineFormat, iter_download
-from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, basic_auth, csv_cell, ingest_csv
+from airflow_provider_emailverify.emulator.streams import UploadLimitError, as_bool, basic_auth, ingest_csv
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
