@@ -126,6 +126,10 @@ class ResultColumns:
                 raise ValueError(f"column_map has an empty column name in {source!r}: {target!r}")
         self.sources: tuple[str, ...] = tuple(source for source, _ in pairs)
         self.targets: tuple[str, ...] = tuple(targets)
+        #: one reader per column: the neutral field, else the pass-through field of ``extra``
+        self._getters: tuple[Callable[[VerificationResult], Any], ...] = tuple(
+            attrgetter(source) if source in NEUTRAL_COLUMNS else _extra_getter(source) for source in self.sources
+        )
         self.flag_positions: tuple[int, ...] = tuple(
             i for i, s in enumerate(self.sources) if s in FLAG_COLUMNS
         )
@@ -151,10 +155,7 @@ class ResultColumns:
             if len(self.sources) == 1:
                 return lambda result: (getter(result),)
             return getter
-        neutral = set(NEUTRAL_COLUMNS)
-        parts = [
-            attrgetter(source) if source in neutral else _extra_getter(source) for source in self.sources
-        ]
+        parts = self._getters
         return lambda result: tuple(part(result) for part in parts)
 
     def column_values(self, batch: Sequence[VerificationResult]) -> list[list[Any]]:
@@ -163,11 +164,7 @@ class ResultColumns:
         order). Each column is read by one ``map`` over the batch, so the per-row work runs in C
         (the encoders then ``zip`` or ``format`` the columns back into rows).
         """
-        neutral = set(NEUTRAL_COLUMNS)
-        return [
-            list(map(attrgetter(source) if source in neutral else _extra_getter(source), batch))
-            for source in self.sources
-        ]
+        return [list(map(get, batch)) for get in self._getters]
 
 
 def _extra_getter(name: str) -> Callable[[VerificationResult], Any]:
