@@ -187,6 +187,8 @@ def _chunk_lines(chunks: Iterable[bytes]) -> Iterator[Iterator[str]]:
     """The lines of each chunk for :func:`iter_lines`, decoded as they are read (no Python step per line)."""
     pending = b""
     for chunk in chunks:
+        if not chunk:  # an empty read (the stream may give one anywhere) holds no line
+            continue
         pending += chunk
         # The last piece is held back: it may be cut short, or a "\r" may get its "\n" next.
         *lines, pending = pending.splitlines(keepends=True)

@@ -49,6 +49,17 @@ def test_lines_keep_every_byte_wherever_the_chunks_are_cut(line_feed):
 
 
 @pytest.mark.parametrize("line_feed", LINE_FEEDS)
+def test_empty_reads_anywhere_in_the_stream_change_nothing(line_feed):
+    data = rfc4180(RECORDS, line_feed)
+    whole = list(iter_lines([data]))
+    for size in (1, 3, 64):
+        pieces = chunked(data, size)
+        padded = [b""] + [part for piece in pieces for part in (piece, b"")] + [b""]
+        assert list(iter_lines(padded)) == whole
+    assert list(iter_lines([b"", b""])) == []
+
+
+@pytest.mark.parametrize("line_feed", LINE_FEEDS)
 def test_quoted_values_spanning_lines_come_back_exactly(line_feed):
     data = rfc4180(RECORDS, line_feed)
     for size in (1, 2, 3, 5, 7, 64, len(data)):
