@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 
 class Status(str, Enum):
@@ -42,8 +43,7 @@ NEUTRAL_COLUMNS: tuple[str, ...] = (
 )
 FLAG_COLUMNS: tuple[str, ...] = ("is_disposable", "is_role", "is_free", "is_catchall", "is_syntax_error")
 
-#: vendor -> {vendor verdict (lower-cased) -> neutral status}. README's mapping table mirrors this.
-VENDOR_STATUS_MAP: dict[str, dict[str, str]] = {
+_STATUS_MAP: dict[str, dict[str, str]] = {
     "neverbounce": {
         "valid": "deliverable",
         "invalid": "undeliverable",
@@ -73,7 +73,15 @@ VENDOR_STATUS_MAP: dict[str, dict[str, str]] = {
     },
 }
 # NeverBounce v3 speaks the same verdicts as v4.
-VENDOR_STATUS_MAP["neverbounce_v3"] = VENDOR_STATUS_MAP["neverbounce"]
+_STATUS_MAP["neverbounce_v3"] = _STATUS_MAP["neverbounce"]
+
+#: vendor -> {vendor verdict (lower-cased) -> neutral status}. README's mapping table mirrors this.
+#: Read-only: :func:`neutral_status` caches what it maps, so an edit at run time would be ignored
+#: for verdicts already seen; it raises ``TypeError`` instead.
+VENDOR_STATUS_MAP: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {vendor: MappingProxyType(verdicts) for vendor, verdicts in _STATUS_MAP.items()}
+)
+del _STATUS_MAP
 
 
 #: The statuses as plain text, for the per-row lookups (an Enum member's ``.value`` is a property).

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from airflow_provider_emailverify.results import VerificationResult, neutral_status
+import pytest
+
+from airflow_provider_emailverify.results import VENDOR_STATUS_MAP, VerificationResult, neutral_status
 
 
 def test_the_same_verdict_maps_per_vendor_whichever_vendor_asked_first():
@@ -58,3 +60,14 @@ def test_rows_from_a_verdict_get_their_own_extra():
         "vendor": "bouncer",
         "job_id": None,
     }
+
+
+def test_the_status_map_cannot_be_edited_at_run_time():
+    # Mapped verdicts are cached, so an edit would silently apply to some rows only: it raises.
+    assert neutral_status("bouncer", "risky") == "risky"
+    with pytest.raises(TypeError):
+        VENDOR_STATUS_MAP["bouncer"]["risky"] = "undeliverable"
+    with pytest.raises(TypeError):
+        VENDOR_STATUS_MAP["zerobounce"] = {"valid": "deliverable"}
+    assert neutral_status("bouncer", "risky") == "risky"
+    assert VENDOR_STATUS_MAP["neverbounce_v3"] == VENDOR_STATUS_MAP["neverbounce"]
