@@ -5,13 +5,15 @@ How a result load talks to each database family, behind one small strategy inter
 :class:`SqlDialect` holds the flow every database shares (one transaction per load; append,
 replace through a staging table, upsert) and the ANSI defaults. Subclasses change only what
 differs: identifier quoting, column types, transaction control, the bulk path (``COPY`` on
-PostgreSQL, batched ``executemany`` elsewhere) and the upsert statement.
+PostgreSQL, batched ``executemany`` elsewhere) and the upsert statement. Any other database
+upserts through a staging table and one SQL ``MERGE`` (Snowflake, Redshift, SQL Server, Oracle,
+PostgreSQL 15+, ...).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.results import FLAG_COLUMNS
@@ -50,15 +52,21 @@ class LoadPlan:
 
 
 class SqlDialect:
-    """Any DB-API database: ANSI quoting and types, batched ``executemany``, no upsert."""
+    """
+    Any DB-API database: ANSI quoting and types, batched ``executemany``, upsert through a
+    staging table and SQL ``MERGE``.
+    """
 
     family: ClassVar[str] = "generic"
     quote_char: ClassVar[str] = '"'
-    supports_upsert: ClassVar[bool] = False
+    supports_upsert: ClassVar[bool] = True
     text_type: ClassVar[str] = "VARCHAR(1024)"
     key_type: ClassVar[str] = "VARCHAR(320)"
     bool_type: ClassVar[str] = "BOOLEAN"
     temp_table_prefix: ClassVar[str] = "CREATE TEMPORARY TABLE"
+    #: a staging column holding each row's position in the load, so that the last row of a key wins
+    seq_column: ClassVar[str] = "__emailverify_seq"
+    seq_type: ClassVar[str] = "INTEGER"
 
     def __init__(self, hook: Any, log: Logger) -> None:
         self.hook = hook
@@ -128,23 +136,30 @@ class SqlDialect:
     def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
         """Undo a table creation that the rollback could not undo (non-transactional DDL)."""
 
-    def create_staging(self, cursor: Any, plan: LoadPlan) -> str:
+    def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
+        """A temporary table for the plan's columns (and :attr:`seq_column`, with ``with_seq``)."""
         name = self.staging_name()
+        seq = f", {self.quote(self.seq_column)} {self.seq_type}" if with_seq else ""
         cursor.execute(
-            f"{self.temp_table_prefix} {self.quote(name)} ({self.column_defs(plan, with_keys=False)})"
+            f"{self.temp_table_prefix} {self.quote(name)} "
+            f"({self.column_defs(plan, with_keys=False)}{seq}){self.table_options()}"
         )
         return self.quote(name)
 
     def drop_staging(self, cursor: Any, staging: str) -> None:
         cursor.execute(f"DROP TABLE {staging}")
 
-    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
-        """Column sets of the table's unique indexes and primary key (case-folded where names fold)."""
-        raise NotImplementedError
+    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]] | None:
+        """
+        Column sets of the table's unique indexes and primary key (case-folded where names fold);
+        ``None`` where the upsert needs none (``MERGE`` matches on the key columns themselves).
+        """
+        return None
 
     def check_unique_key(self, cursor: Any, plan: LoadPlan) -> None:
         wanted = {self.fold(k) for k in plan.keys}
-        if any(wanted == found for found in self.unique_keys(cursor, plan)):
+        found = self.unique_keys(cursor, plan)
+        if found is None or any(wanted == unique for unique in found):
             return
         raise ValueError(
             f"upsert needs a primary key or unique index on ({', '.join(plan.keys)}) of table "
@@ -206,7 +221,31 @@ class SqlDialect:
         self.drop_staging(cursor, staging)
 
     def upsert(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
-        """Batched ``executemany`` of the dialect's insert-or-update statement."""
+        """
+        Stage the rows with their position, keep each key's last row, then one ``MERGE`` into the
+        table: matching rows get the mapped columns (their other columns are kept), new keys are
+        inserted. The table needs no unique key; every row matching a key is updated.
+        """
+        staging = self.create_staging(cursor, plan, with_seq=True)
+        staged = replace(plan, columns=(*plan.columns, self.seq_column))
+        self.bulk_insert(cursor, staging, staged, ((*row, seq) for seq, row in enumerate(rows)))
+        seq = self.quote(self.seq_column)
+        keys = self.column_list(plan.keys)
+        cursor.execute(
+            f"DELETE FROM {staging} WHERE {seq} NOT IN (SELECT MAX({seq}) FROM {staging} GROUP BY {keys})"
+        )
+        match = " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in plan.keys)
+        updates = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in self.updated_columns(plan))
+        values = ", ".join(f"s.{self.quote(c)}" for c in plan.columns)
+        cursor.execute(
+            f"MERGE INTO {self.table_ref(plan.schema, plan.table)} t USING {staging} s ON ({match}) "
+            + (f"WHEN MATCHED THEN UPDATE SET {updates} " if updates else "")
+            + f"WHEN NOT MATCHED THEN INSERT ({self.column_list(plan.columns)}) VALUES ({values})"
+        )
+        self.drop_staging(cursor, staging)
+
+    def upsert_by_statement(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """Batched ``executemany`` of the dialect's insert-or-update statement (:meth:`upsert_statement`)."""
         self.executemany(cursor, self.upsert_statement(plan), rows, plan.batch_size)
 
     def upsert_statement(self, plan: LoadPlan) -> str:
@@ -237,8 +276,6 @@ class PostgresDialect(SqlDialect):
     supports_upsert = True
     text_type = "TEXT"
     key_type = "TEXT"
-    temp_table_prefix = "CREATE TEMPORARY TABLE"
-    seq_column = "__emailverify_seq"
 
     def cursor(self, conn: Any) -> Any:
         if type(conn).__module__.startswith("psycopg2"):
@@ -333,10 +370,8 @@ class SqliteDialect(SqlDialect):
         if getattr(conn, "in_transaction", True):
             cursor.execute("ROLLBACK")
 
-    def create_staging(self, cursor: Any, plan: LoadPlan) -> str:
-        name = self.staging_name()
-        cursor.execute(f"CREATE TEMP TABLE {self.quote(name)} ({self.column_defs(plan, with_keys=False)})")
-        return f"temp.{self.quote(name)}"
+    def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
+        return "temp." + super().create_staging(cursor, plan, with_seq=with_seq)
 
     def fold(self, name: str) -> str:
         return name.lower()
@@ -350,6 +385,8 @@ class SqliteDialect(SqlDialect):
             cursor.execute(f"PRAGMA {prefix}index_info({self.quote(index)})")
             found.append({self.fold(row[2]) for row in cursor.fetchall() if row[2] is not None})
         return found
+
+    upsert = SqlDialect.upsert_by_statement
 
     def upsert_statement(self, plan: LoadPlan) -> str:
         updates = self.updated_columns(plan)
@@ -414,13 +451,6 @@ class MySqlDialect(SqlDialect):
     def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {self.table_ref(plan.schema, plan.table)}")
 
-    def create_staging(self, cursor: Any, plan: LoadPlan) -> str:
-        name = self.quote(self.staging_name())
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {name} ({self.column_defs(plan, with_keys=False)}){self.table_options()}"
-        )
-        return name
-
     def drop_staging(self, cursor: Any, staging: str) -> None:
         cursor.execute(f"DROP TEMPORARY TABLE {staging}")
 
@@ -434,6 +464,8 @@ class MySqlDialect(SqlDialect):
         for index, column in cursor.fetchall():
             indexes.setdefault(index, set()).add(self.fold(column))
         return list(indexes.values())
+
+    upsert = SqlDialect.upsert_by_statement
 
     def upsert_statement(self, plan: LoadPlan) -> str:
         updates = self.updated_columns(plan) or [plan.keys[0]]

@@ -43,11 +43,14 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
       indexes, views, columns not written) is kept.
     - ``upsert``: insert new addresses and update existing ones, matching on ``key_columns``.
       Only the written (mapped) columns are updated; other columns of the table keep their
-      values, so a sync can refresh the status columns of an existing contacts table. The table
-      needs a primary key or unique index on the key columns (created with one when missing).
-      PostgreSQL: ``COPY`` into staging, then ``INSERT ... ON CONFLICT``; SQLite:
-      ``INSERT ... ON CONFLICT DO UPDATE``; MySQL/MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``.
-      When the same key comes more than once, the last row wins.
+      values, so a sync can refresh the status columns of an existing contacts table. On
+      PostgreSQL, MySQL/MariaDB and SQLite the table needs a primary key or unique index on the
+      key columns (created with one when missing). PostgreSQL: ``COPY`` into staging, then
+      ``INSERT ... ON CONFLICT``; SQLite: ``INSERT ... ON CONFLICT DO UPDATE``; MySQL/MariaDB:
+      ``INSERT ... ON DUPLICATE KEY UPDATE``; any other database (Snowflake, Redshift, SQL
+      Server, Oracle, ...): batched inserts into a temporary staging table, then one SQL
+      ``MERGE``, which needs no unique key and updates every row matching a key. When the same
+      key comes more than once, the last row wins.
 
     Identifiers are always quoted for the target database, so table and column names are
     taken verbatim (exact case, any characters).
