@@ -13,6 +13,10 @@ run and against the same jobs:
 - the operator's replace and upsert modes, for reference;
 
 and the operator's peak RSS (``VmHWM``) at 100,000 and at all rows, each in a fresh process.
+It also prints two references: ``insert_rows`` against ``psql \\copy`` of the ready file (what
+any ``COPY`` load can reach on this server), and the CPU seconds our process, the emulator and
+the local PostgreSQL server each spent during the fastest operator try (they share the machine's
+CPUs, so on a small machine their sum bounds the operator's time).
 
 Usage (PostgreSQL from ``POSTGRES_HOST``/``_PORT``/``_USER``/``_PASSWORD``/``_DB``, default
 ``postgres@127.0.0.1:5432/test``)::
@@ -227,6 +231,59 @@ def run_operator(job_ids: list[str], table: str, mode: str = "append") -> dict[s
     ).execute({})
 
 
+def _proc_cpu(pid: int, *, children: bool = False) -> float:
+    """CPU seconds of a process (with ``children``: of its exited, reaped children instead)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    first = 13 if children else 11  # utime, stime / cutime, cstime (fields 14-17 of proc(5))
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def local_postgres_cpu() -> float | None:
+    """
+    CPU seconds used so far by the local PostgreSQL server: its live processes plus the backends
+    its postmaster has reaped (so a connection closed during a measurement still counts).
+    ``None`` when the server is not on this machine.
+    """
+    if POSTGRES["host"] not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    if not pids:
+        return None
+    parents = {}
+    for pid in pids:
+        try:
+            parents[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    postmasters = [pid for pid, parent in parents.items() if parent not in parents]
+    return sum(_proc_cpu(pid) for pid in pids) + sum(_proc_cpu(pid, children=True) for pid in postmasters)
+
+
+def cpu_of_run(emulator: Emulator, fn: Any, *args: Any) -> tuple[float, Any, dict[str, float | None]]:
+    """``timed(fn, *args)`` plus the CPU seconds each process spent meanwhile: ours, the emulator's, PostgreSQL's."""
+    import resource
+
+    def ours() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    before = (ours(), _proc_cpu(emulator.process.pid), local_postgres_cpu())
+    seconds, value = timed(fn, *args)
+    after = (ours(), _proc_cpu(emulator.process.pid), local_postgres_cpu())
+    pg = None if before[2] is None or after[2] is None else after[2] - before[2]
+    return seconds, value, {"client": after[0] - before[0], "emulator": after[1] - before[1], "postgres": pg}
+
+
 def psql_copy(path: str, table: str) -> None:
     env = {**os.environ, "PGPASSWORD": POSTGRES["password"]} if POSTGRES["password"] else dict(os.environ)
     subprocess.run(
@@ -357,14 +414,16 @@ def main() -> None:
 
         t_iter, rows = best_of(r, iterate, (job_ids,))
         assert rows == n
-        t_ours, summary = best_of(r, run_operator, *[(job_ids, tables[f"ours{i}"]) for i in range(r)])
+        tries = [cpu_of_run(emulator, run_operator, job_ids, tables[f"ours{i}"]) for i in range(r)]
+        t_ours, summary, cpu = min(tries, key=lambda t: t[0])
         assert summary["rows"] == n, summary
 
         t_download, rows = best_of(r, download_to_csv, (job_ids, tmp.name))
         assert rows == n
         for i in range(r):
             pg_execute(f"CREATE TABLE {tables[f'copy{i}']} ({TABLE_DDL})")
-        t_copy, _ = best_of(r, psql_copy, *[(tmp.name, tables[f"copy{i}"]) for i in range(r)])
+        copies = [cpu_of_run(emulator, psql_copy, tmp.name, tables[f"copy{i}"]) for i in range(r)]
+        t_copy, _, copy_cpu = min(copies, key=lambda t: t[0])
         t_file = t_download + t_copy
 
         pg_execute(f"CREATE TABLE {tables['insert']} ({TABLE_DDL})")
@@ -428,8 +487,19 @@ def main() -> None:
     # PostgreSQL's own bulk load (psql \copy of a ready file) against insert_rows on this server.
     # A COPY-based writer does the same work in the server, so this is about the most either
     # ratio above can reach here.
-    label = "insert_rows / psql \\copy, load alone"
-    print(f"  {label:<42} {t_insert_only_scaled / t_copy:6.2f}x   (reference: the ceiling)")
+    for label, value in (
+        ("insert_rows / psql \\copy, load alone", t_insert_only_scaled / t_copy),
+        ("insert_rows from the download / \\copy", t_insert_scaled / t_copy),
+    ):
+        print(f"  {label:<42} {value:6.2f}x   (reference: the ceiling)")
+    print()
+    print(f"CPU seconds during the fastest operator try ({os.cpu_count()} CPUs shared by all three processes):")
+    for name in ("client", "emulator", "postgres"):
+        seconds = cpu[name]
+        text = "n/a (server not local)" if seconds is None else f"{seconds:5.2f} s  {seconds * 1e6 / n:5.2f} us/row"
+        print(f"  {name:<10} {text}")
+    if copy_cpu["postgres"] is not None:
+        print(f"  (PostgreSQL during psql \\copy of the file: {copy_cpu['postgres']:.2f} s)")
     growth = large["hwm_after_kb"] - small["hwm_after_kb"]
     print()
     print("operator peak RSS (VmHWM), a fresh process for each size:")
