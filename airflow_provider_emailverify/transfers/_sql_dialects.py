@@ -60,7 +60,9 @@ class SqlDialect:
     family: ClassVar[str] = "generic"
     quote_char: ClassVar[str] = '"'
     supports_upsert: ClassVar[bool] = True
-    text_type: ClassVar[str] = "VARCHAR(1024)"
+    #: non-key text columns: room for any address and pass-through value (no portable unbounded type)
+    text_type: ClassVar[str] = "VARCHAR(4000)"
+    #: key columns, which the table's primary key indexes
     key_type: ClassVar[str] = "VARCHAR(320)"
     bool_type: ClassVar[str] = "BOOLEAN"
     temp_table_prefix: ClassVar[str] = "CREATE TEMPORARY TABLE"
@@ -90,7 +92,7 @@ class SqlDialect:
     def column_type(self, source: str, *, key: bool) -> str:
         if source in FLAG_COLUMNS:
             return self.bool_type
-        return self.key_type if key or source == "email" else self.text_type
+        return self.key_type if key else self.text_type
 
     def column_defs(self, plan: LoadPlan, *, with_keys: bool) -> str:
         keys = set(plan.keys) if with_keys else set()
@@ -137,14 +139,18 @@ class SqlDialect:
         """Undo a table creation that the rollback could not undo (non-transactional DDL)."""
 
     def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
-        """A temporary table for the plan's columns (and :attr:`seq_column`, with ``with_seq``)."""
-        name = self.staging_name()
-        seq = f", {self.quote(self.seq_column)} {self.seq_type}" if with_seq else ""
+        """
+        A temporary table with the plan's columns as the table types them (an integer id, an
+        enum status...), so staged rows move into the table as they would load into it directly;
+        with ``with_seq`` also :attr:`seq_column`.
+        """
+        name = self.quote(self.staging_name())
+        seq = f", CAST(NULL AS {self.seq_type}) AS {self.quote(self.seq_column)}" if with_seq else ""
         cursor.execute(
-            f"{self.temp_table_prefix} {self.quote(name)} "
-            f"({self.column_defs(plan, with_keys=False)}{seq}){self.table_options()}"
+            f"{self.temp_table_prefix} {name} AS SELECT {self.column_list(plan.columns)}{seq} "
+            f"FROM {self.table_ref(plan.schema, plan.table)} WHERE 1 = 0"
         )
-        return self.quote(name)
+        return name
 
     def drop_staging(self, cursor: Any, staging: str) -> None:
         cursor.execute(f"DROP TABLE {staging}")
@@ -256,9 +262,16 @@ class SqlDialect:
         keys = {self.fold(k) for k in plan.keys}
         return [c for c in plan.columns if self.fold(c) not in keys]
 
+    def with_params(self, sql: str) -> str:
+        """
+        SQL text for a statement run with parameters: drivers with ``%s`` placeholders read
+        every ``%`` as one, so a ``%`` in a quoted name is doubled.
+        """
+        return sql.replace("%", "%%") if "%" in self.placeholder else sql
+
     def insert_statement(self, table: str, plan: LoadPlan) -> str:
         marks = ", ".join([self.placeholder] * len(plan.columns))
-        return f"INSERT INTO {table} ({self.column_list(plan.columns)}) VALUES ({marks})"
+        return self.with_params(f"INSERT INTO {table} ({self.column_list(plan.columns)}) VALUES (") + marks + ")"
 
     def bulk_insert(self, cursor: Any, table: str, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
         self.executemany(cursor, self.insert_statement(table, plan), rows, plan.batch_size)
@@ -287,11 +300,16 @@ class PostgresDialect(SqlDialect):
         return conn.cursor(row_factory=tuple_row)
 
     def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
+        """The table's columns as it types them; :attr:`seq_column` is numbered by the server."""
         name = self.quote(self.staging_name())
-        seq = f", {self.quote(self.seq_column)} BIGINT GENERATED ALWAYS AS IDENTITY" if with_seq else ""
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {name} ({self.column_defs(plan, with_keys=False)}{seq}) ON COMMIT DROP"
+            f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {self.column_list(plan.columns)} "
+            f"FROM {self.table_ref(plan.schema, plan.table)} WITH NO DATA"
         )
+        if with_seq:
+            cursor.execute(
+                f"ALTER TABLE {name} ADD COLUMN {self.quote(self.seq_column)} BIGINT GENERATED ALWAYS AS IDENTITY"
+            )
         return name
 
     def drop_staging(self, cursor: Any, staging: str) -> None:
@@ -334,10 +352,17 @@ class PostgresDialect(SqlDialect):
         if hasattr(cursor, "copy"):  # psycopg 3
             with cursor.copy(sql) as copy:
                 write_row = copy.write_row
-                for row in rows:
-                    write_row(row)
+                row: Sequence[Any] = ()
+                try:
+                    for row in rows:
+                        write_row(row)
+                except Exception as err:
+                    nul = nul_error(row, plan.columns)
+                    if nul is None:
+                        raise
+                    raise nul from err
         else:  # psycopg2
-            reader = ChunkReader(copy_text_chunks(rows))
+            reader = ChunkReader(copy_text_chunks(rows, columns=plan.columns))
             try:
                 cursor.copy_expert(sql, reader, size=256 * 1024)
             except Exception as err:
@@ -384,6 +409,11 @@ class SqliteDialect(SqlDialect):
         for index in indexes:
             cursor.execute(f"PRAGMA {prefix}index_info({self.quote(index)})")
             found.append({self.fold(row[2]) for row in cursor.fetchall() if row[2] is not None})
+        # An INTEGER PRIMARY KEY is the rowid itself: no index lists it.
+        cursor.execute(f"PRAGMA {prefix}table_info({self.quote(plan.table)})")
+        primary = {self.fold(row[1]) for row in cursor.fetchall() if row[5]}
+        if primary:
+            found.append(primary)
         return found
 
     upsert = SqlDialect.upsert_by_statement
@@ -396,7 +426,8 @@ class SqliteDialect(SqlDialect):
             else "DO NOTHING"
         )
         table = self.table_ref(plan.schema, plan.table)
-        return f"{self.insert_statement(table, plan)} ON CONFLICT ({self.column_list(plan.keys)}) {action}"
+        conflict = f" ON CONFLICT ({self.column_list(plan.keys)}) {action}"
+        return self.insert_statement(table, plan) + self.with_params(conflict)
 
 
 class MySqlDialect(SqlDialect):
@@ -409,7 +440,7 @@ class MySqlDialect(SqlDialect):
     family = "mysql"
     quote_char = "`"
     supports_upsert = True
-    text_type = "TEXT"
+    text_type = "LONGTEXT"  # TEXT holds only 64 KB
     key_type = "VARCHAR(255)"
     email_type = "VARCHAR(320)"
 
@@ -421,7 +452,7 @@ class MySqlDialect(SqlDialect):
         return conn.cursor()
 
     def column_type(self, source: str, *, key: bool) -> str:
-        if source == "email":
+        if key and source == "email":
             return self.email_type
         return super().column_type(source, key=key)
 
@@ -471,6 +502,7 @@ class MySqlDialect(SqlDialect):
         updates = self.updated_columns(plan) or [plan.keys[0]]
         action = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates)
         table = self.table_ref(plan.schema, plan.table)
+        # MySQLdb's executemany fills only the VALUES part and sends what follows it verbatim.
         return f"{self.insert_statement(table, plan)} ON DUPLICATE KEY UPDATE {action}"
 
 
@@ -514,10 +546,31 @@ def _copy_field(value: Any) -> str:
     return text
 
 
-def copy_text_chunks(rows: Iterable[Sequence[Any]], *, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+def nul_error(row: Sequence[Any], columns: Sequence[str] = ()) -> ValueError | None:
+    """The error for a row holding a NUL character, which PostgreSQL text cannot store (else ``None``)."""
+    names = list(columns) + [f"#{i + 1}" for i in range(len(columns), len(row))]
+    for name, value in zip(names, row):
+        if isinstance(value, str) and "\x00" in value:
+            email = row[names.index("email")] if "email" in names else row[0]
+            return ValueError(
+                f"the row of {email!r} has a NUL character in column {name!r}, which PostgreSQL "
+                "text cannot store; nothing was loaded"
+            )
+    return None
+
+
+def copy_text_chunks(
+    rows: Iterable[Sequence[Any]], *, columns: Sequence[str] = (), chunk_rows: int = CHUNK_ROWS
+) -> Iterator[bytes]:
     """Rows in PostgreSQL's ``COPY`` text format (tab-separated, ``\\N`` for null), as UTF-8 chunks."""
     for batch in batched(rows, chunk_rows):
-        yield "".join(["\t".join(map(_copy_field, row)) + "\n" for row in batch]).encode("utf-8")
+        text = "".join(["\t".join(map(_copy_field, row)) + "\n" for row in batch])
+        if "\x00" in text:
+            for row in batch:
+                error = nul_error(row, columns)
+                if error is not None:
+                    raise error
+        yield text.encode("utf-8")
 
 
 class ChunkReader:

@@ -1,0 +1,140 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+SQL loads into the tables users really have, against real PostgreSQL, MariaDB and SQLite: columns
+typed other than text (an integer id, an enum status), values longer than a list's usual
+addresses, names holding ``%``, and values PostgreSQL cannot store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import pytest
+
+from airflow_provider_emailverify.transfers._sql_dialects import SqlDialect
+from tests.transfers.conftest import sample_results, unique_name
+from tests.transfers.test_sql_writer import load, read
+
+if TYPE_CHECKING:
+    from airflow_provider_emailverify.results import VerificationResult
+    from tests.transfers.conftest import Database
+
+
+def with_ids(emails: list[str], ids: list[int], *, job_id: str = "job-1") -> list[VerificationResult]:
+    """Results carrying the CRM id submitted with each address (a pass-through field)."""
+    return [
+        dataclasses.replace(result, extra={"crm_id": str(crm_id)})
+        for result, crm_id in zip(sample_results(emails, job_id=job_id), ids, strict=True)
+    ]
+
+
+CRM_MAP = {"crm_id": "id", "email": "email", "status": "status"}
+
+
+@pytest.fixture
+def contacts(any_db: Database) -> tuple[Database, str]:
+    """A contacts table keyed by an integer id; on PostgreSQL its status is an enum type."""
+    table = any_db.table("contacts")
+    status_type = "VARCHAR(20)"
+    if any_db.family == "postgresql":
+        status_type = unique_name("ev_status")
+        any_db.execute(f"CREATE TYPE {status_type} AS ENUM ('deliverable', 'risky', 'undeliverable', 'unknown')")
+    q = any_db.quote
+    any_db.execute(
+        f"CREATE TABLE {q(table)} (id INTEGER PRIMARY KEY, email VARCHAR(320), status {status_type}, "
+        "note VARCHAR(20) DEFAULT 'kept')"
+    )
+    any_db.execute(f"INSERT INTO {q(table)} (id, email, status) VALUES (1, 'ann@example.com', 'unknown')")
+    yield any_db, table
+    if any_db.family == "postgresql":
+        any_db.execute(f"DROP TABLE IF EXISTS {q(table)}")
+        any_db.execute(f"DROP TYPE {status_type}")
+
+
+def test_upsert_and_replace_into_typed_columns(contacts: tuple[Database, str]):
+    """The CRM sync: statuses written back by the contact's integer id, its other columns kept."""
+    db, table = contacts
+    results = with_ids(["ann@example.com", "bob@example.com"], [1, 2])
+    load(db, table, results, mode="upsert", column_map=CRM_MAP, keys=("crm_id",))
+    assert db.rows(table, ["id", "email", "status", "note"], order_by="id") == [
+        (1, "ann@example.com", "deliverable", "kept"),
+        (2, "bob@example.com", "risky", "kept"),
+    ]
+    load(db, table, with_ids(["carl@example.com"], [3]), mode="replace", column_map=CRM_MAP)
+    assert db.rows(table, ["id", "email", "status", "note"], order_by="id") == [
+        (3, "carl@example.com", "deliverable", "kept")
+    ]
+
+
+def test_generic_merge_into_typed_columns(postgres_db: Database):
+    db = postgres_db
+    status_type = unique_name("ev_status")
+    db.execute(f"CREATE TYPE {status_type} AS ENUM ('deliverable', 'risky', 'undeliverable', 'unknown')")
+    table = db.table("contacts")
+    try:
+        db.execute(f"CREATE TABLE {db.quote(table)} (id INTEGER, email VARCHAR(320), status {status_type})")
+        db.execute(f"INSERT INTO {db.quote(table)} VALUES (1, 'ann@example.com', 'unknown')")
+        results = with_ids(["ann@example.com", "bob@example.com"], [1, 2])
+        load(db, table, results, mode="upsert", column_map=CRM_MAP, keys=("crm_id",), dialect_class=SqlDialect)
+        assert db.rows(table, ["id", "email", "status"], order_by="id") == [
+            (1, "ann@example.com", "deliverable"),
+            (2, "bob@example.com", "risky"),
+        ]
+    finally:
+        db.execute(f"DROP TABLE IF EXISTS {db.quote(table)}")
+        db.execute(f"DROP TYPE {status_type}")
+
+
+def test_created_tables_hold_long_addresses_and_pass_through_values(any_db: Database):
+    """A junk "address" longer than any real one and a 70 kB note load like any other row."""
+    table = any_db.table()
+    long_email = "x" * 400 + "@example.com"
+    note = "n" * 70_000
+    results = [dataclasses.replace(r, extra={"note": note}) for r in sample_results([long_email, "b@example.com"])]
+    column_map = {"email": "email", "status": "status", "note": "note"}
+    for mode in ("append", "replace"):
+        load(any_db, table, results, mode=mode, column_map=column_map)
+        rows = any_db.rows(table, ["email", "note"], order_by="email")
+        assert rows == [("b@example.com", note), (long_email, note)], mode
+
+
+def percent_names_round_trip(db: Database, dialect: type[SqlDialect] | None) -> None:
+    table = db.table("t%s_100%")
+    column_map = {"email": "e%mail", "status": "status_%(x)s", "is_free": "100%"}
+    load(db, table, sample_results(["a@example.com", "b@example.com"]), mode="upsert", column_map=column_map,
+         dialect_class=dialect)
+    again = sample_results(["b@example.com", "c@example.com"], job_id="j2")
+    load(db, table, again, mode="upsert", column_map=column_map, dialect_class=dialect)
+    assert [r[0] for r in db.rows(table, ["e%mail"], order_by="e%mail")] == [
+        "a@example.com", "b@example.com", "c@example.com"
+    ]
+    load(db, table, again, mode="replace", column_map=column_map, dialect_class=dialect)
+    load(db, table, sample_results(["d@example.com"]), mode="append", column_map=column_map, dialect_class=dialect)
+    rows = db.rows(table, ["e%mail", "status_%(x)s"], order_by="e%mail")
+    assert rows == [("b@example.com", "deliverable"), ("c@example.com", "risky"), ("d@example.com", "deliverable")]
+
+
+def test_percent_signs_in_names(any_db: Database):
+    """``%`` in names is taken verbatim, also by drivers whose placeholder is ``%s`` (MySQL)."""
+    percent_names_round_trip(any_db, None)
+
+
+def test_percent_signs_in_names_through_the_generic_dialect(postgres_db: Database):
+    percent_names_round_trip(postgres_db, SqlDialect)
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_a_nul_character_names_its_row_and_loads_nothing(
+    postgres_db: Database, driver: str, monkeypatch: pytest.MonkeyPatch
+):
+    from airflow.providers.postgres.hooks import postgres
+
+    monkeypatch.setattr(postgres, "USE_PSYCOPG3", driver == "psycopg")
+    table = postgres_db.table()
+    load(postgres_db, table, sample_results(["a@example.com"]))
+    before = read(postgres_db, table)
+    results = sample_results(["b@example.com", "nul\x00byte@example.com", "c@example.com"])
+    with pytest.raises(ValueError, match=r"'nul\\x00byte@example.com' has a NUL character in column 'email'"):
+        load(postgres_db, table, results)
+    assert read(postgres_db, table) == before
