@@ -13,27 +13,35 @@ XCOM_JOB_IDS = "job_ids"
 XCOM_VENDOR = "vendor"
 
 
-def parse_job_ids(value: Any) -> list[str]:
+def parse_job_ids(value: Any, *, allow_empty: bool = False) -> list[str]:
     """
     Job ids from what a template renders: a list/tuple, a JSON or Python literal string of one,
     a comma-separated string, a single id, or the verification operator's summary dict.
 
     :param value: the rendered ``job_ids`` field.
+    :param allow_empty: accept an explicit empty list (``[]``, or text such as ``"[]"``), which
+        the verification operator reports when its input held no address, and return ``[]``.
+        ``None`` (also rendered as the text ``None`` or ``null``), blank text and lists of blank
+        ids are refused either way.
     """
     if value is None:
-        raise ValueError("job_ids is empty: pass a job id or a list of job ids")
+        raise _empty_job_ids("None", allow_empty)
     if isinstance(value, dict):
         if "job_ids" not in value:
             raise ValueError("job_ids dict has no 'job_ids' key")
-        return parse_job_ids(value["job_ids"])
+        return parse_job_ids(value["job_ids"], allow_empty=allow_empty)
     if isinstance(value, (list, tuple)):
-        ids = [str(item).strip() for item in value if str(item).strip()]
-    elif isinstance(value, (int,)):
-        ids = [str(value)]
+        items: Any = value
+    elif isinstance(value, int):
+        items = [value]
     else:
         text = str(value).strip()
-        parsed: Any = None
+        if not text:
+            raise _empty_job_ids("blank", allow_empty)
+        if text in ("None", "null"):  # a missing XCom, rendered as text
+            raise _empty_job_ids("None", allow_empty)
         if text[:1] in "[({":
+            parsed: Any = None
             for loader in (json.loads, ast.literal_eval):
                 try:
                     parsed = loader(text)
@@ -42,11 +50,19 @@ def parse_job_ids(value: Any) -> list[str]:
                     continue
             if parsed is None:
                 raise ValueError(f"job_ids {text[:80]!r} is neither a JSON nor a Python list")
-            return parse_job_ids(parsed)
-        ids = [part.strip().strip("'\"") for part in text.split(",") if part.strip()]
+            return parse_job_ids(parsed, allow_empty=allow_empty)
+        items = [part.strip().strip("'\"") for part in text.split(",")]
+    if not items and allow_empty:
+        return []
+    ids = [str(item).strip() for item in items if str(item).strip()]
     if not ids:
-        raise ValueError("job_ids is empty: pass a job id or a list of job ids")
+        raise _empty_job_ids("empty", allow_empty)
     return ids
+
+
+def _empty_job_ids(what: str, allow_empty: bool) -> ValueError:
+    hint = ", or [] when there are none" if allow_empty else ""
+    return ValueError(f"job_ids is {what}: pass a job id or a list of job ids{hint}")
 
 
 def default_job_name(*, dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:

@@ -44,7 +44,9 @@ class EmailVerificationJobSensor(BaseSensorOperator):
 
     :param conn_id: email verification connection (its type picks the vendor).
     :param job_ids: job id(s): a list, or a JSON/Python string of one, or the operator's summary
-        dict (what ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}`` renders).
+        dict (what ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}`` renders). Unlike the
+        transfers, the sensor refuses an empty list: with no job there is nothing whose completion
+        it could report.
     :param deferrable: wait in the triggerer, freeing the worker slot.
     :param poke_interval: seconds between checks (also the trigger's poll interval).
     :param timeout: longest wait in seconds.

@@ -200,7 +200,9 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
 
     :param conn_id: the email verification connection (its type picks the vendor).
     :param job_ids: the job id(s) whose results to write: a list, or a JSON/Python string of one,
-        e.g. ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}``. (templated)
+        e.g. ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}``. An empty list (what the
+        verification operator reports when its input held no address) writes an empty file: the
+        CSV header alone, or no line of JSON Lines. ``None`` or blank text is an error. (templated)
     :param s3_bucket: the bucket. (templated)
     :param s3_key: the object key. (templated)
     :param aws_conn_id: the AWS connection used through ``S3Hook``.
@@ -284,9 +286,11 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
 
         from airflow_provider_emailverify._utils import parse_job_ids
 
-        job_ids = parse_job_ids(self.job_ids)
+        job_ids = parse_job_ids(self.job_ids, allow_empty=True)
         wanted = validate_statuses(self.statuses)
         uri = f"s3://{self.s3_bucket}/{self.s3_key}"
+        if not job_ids:
+            self.log.info("No verification jobs (job_ids is an empty list): writing an empty file to %s", uri)
         self.log.info(
             "Writing results of %d job(s) to %s as %s%s%s",
             len(job_ids),

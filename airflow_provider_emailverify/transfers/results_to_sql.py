@@ -57,7 +57,11 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
 
     :param conn_id: the email verification connection (its type picks the vendor).
     :param job_ids: the job id(s) whose results to load: a list, or a JSON/Python string of one,
-        e.g. ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}``. (templated)
+        e.g. ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}``. An empty list (what the
+        verification operator reports when its input held no address) loads no row, as any mode
+        does with a job of no rows: ``append`` and ``upsert`` change nothing (the table is still
+        created when missing and ``create_table`` is on), ``replace`` leaves the table empty.
+        ``None`` or blank text is an error. (templated)
     :param sql_conn_id: the Airflow SQL connection of the target database. (templated)
     :param table: the table; ``schema.table`` is split at the first dot unless ``schema`` is
         given (pass ``schema`` to use a table name containing a dot). (templated)
@@ -145,7 +149,7 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
         from airflow_provider_emailverify._utils import parse_job_ids
         from airflow_provider_emailverify.transfers._sql_dialects import LoadPlan, dialect_for
 
-        job_ids = parse_job_ids(self.job_ids)
+        job_ids = parse_job_ids(self.job_ids, allow_empty=True)
         wanted = validate_statuses(self.statuses)
         columns = ResultColumns(self.column_map)
         schema, table = self._schema_and_table()
@@ -164,6 +168,14 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
         hook = self.get_db_hook()
         dialect = dialect_for(hook, self.log)
         target = dialect.table_ref(schema, table)
+        if not job_ids:
+            self.log.info("No verification jobs (job_ids is an empty list): loading no row into %s", target)
+            if self.mode == "replace":
+                self.log.warning(
+                    "job_ids is empty and mode is replace: every row of %s is deleted, as replace leaves "
+                    "the table holding exactly the results of the given jobs (none)",
+                    target,
+                )
         self.log.info(
             "Loading results of %d job(s) into %s (%s, %s mode)%s",
             len(job_ids),

@@ -107,3 +107,11 @@ def test_soft_fail_skips_on_a_failed_job(mode, emulator_connections, request):
     with make_dag(request.node.name) as dag:
         sensor("neverbounce", [job_id], soft_fail=True, **mode)
     assert task_state(run_dag(dag), "wait") == "skipped"
+
+
+def test_an_empty_list_of_jobs_fails_clearly(emulator_connections, request, capfd):
+    """The transfers take ``[]`` as "no jobs"; the sensor has nothing to wait on and says so."""
+    with make_dag(request.node.name) as dag:
+        sensor("neverbounce", "[]")
+    assert task_state(run_dag(dag), "wait") == "failed"
+    assert "job_ids is empty: pass a job id or a list of job ids" in "".join(capfd.readouterr())

@@ -96,3 +96,46 @@ def test_verify_then_load_to_s3_and_postgres(
     loaded = xcoms(dagrun, "to_sql")["return_value"]
     assert loaded["rows"] == len(KNOWN_LIST) and loaded["counts"] == KNOWN_COUNTS
     assert sorted(r[0] for r in postgres_db.rows(table, ["email"])) == sorted(KNOWN_LIST)
+
+
+def test_a_verification_without_addresses_gives_empty_outputs(
+    emulator_connections: EmulatorHandle,
+    aws_conn_id: str,
+    s3_bucket: str,
+    s3_client: Any,
+    postgres_db: Database,
+    request: Any,
+):
+    """The verify task's input held no address: it reports ``job_ids: []``, and the run succeeds."""
+    table = postgres_db.table()
+    with make_dag(request.node.name) as dag:
+        verify = EmailVerificationOperator(task_id="verify", conn_id="neverbounce_default", emails=[])
+        to_s3 = EmailVerificationResultsToS3Operator(
+            task_id="to_s3",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            s3_bucket=s3_bucket,
+            s3_key="lists/none.csv",
+            aws_conn_id=aws_conn_id,
+        )
+        to_sql = EmailVerificationResultsToSqlOperator(
+            task_id="to_sql",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            sql_conn_id=postgres_db.conn_id,
+            table=table,
+        )
+        verify >> [to_s3, to_sql]
+    dagrun = run_dag(dag)
+
+    for task_id in ("verify", "to_s3", "to_sql"):
+        assert task_state(dagrun, task_id) == "success", task_id
+    assert xcoms(dagrun, "verify")["return_value"]["job_ids"] == []
+    zero = dict.fromkeys(KNOWN_COUNTS, 0)
+    written = xcoms(dagrun, "to_s3")["return_value"]
+    assert (written["rows"], written["counts"]) == (0, zero)
+    body = s3_client.get_object(Bucket=s3_bucket, Key="lists/none.csv")["Body"].read().decode()
+    assert list(csv.DictReader(io.StringIO(body, newline=""))) == [] and body.startswith("email,status,")
+    loaded = xcoms(dagrun, "to_sql")["return_value"]
+    assert (loaded["rows"], loaded["counts"]) == (0, zero)
+    assert postgres_db.rows(table, ["email"]) == []

@@ -1,0 +1,168 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+What the transfers accept as input, end to end (emulator over real HTTP, moto's S3 server, real
+databases): an empty list of jobs, as the verification operator reports for an input without
+addresses.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_provider_emailverify._utils import parse_job_ids
+from airflow_provider_emailverify.results import NEUTRAL_COLUMNS, STATUSES
+from tests.transfers.test_results_to_s3 import fetch, to_s3
+from tests.transfers.test_results_to_sql import to_sql
+from tests.transfers.test_s3_writer import object_exists
+
+if TYPE_CHECKING:
+    from tests.transfers.conftest import Database
+
+NO_ROWS = dict.fromkeys(STATUSES, 0)
+
+
+def logged(capfd: pytest.CaptureFixture[str], level: str, text: str) -> bool:
+    """Whether the task log (written to the console) has a ``level`` line holding ``text``."""
+    out, err = capfd.readouterr()
+    return any(f"[{level}" in line and text in line for line in (out + err).splitlines())
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [[], (), "[]", " [ ] ", "()", {"job_ids": []}, "{'job_ids': []}"])
+def test_an_explicit_empty_list_means_no_jobs_where_allowed(given: Any):
+    assert parse_job_ids(given, allow_empty=True) == []
+    with pytest.raises(ValueError, match="job_ids is empty"):
+        parse_job_ids(given)  # the sensor's default: nothing to wait on is an error
+
+
+@pytest.mark.parametrize(
+    ("given", "what"),
+    [
+        (None, "None"),
+        ("None", "None"),  # a missing XCom, rendered as text
+        ("", "blank"),
+        ("  ", "blank"),
+        ([""], "empty"),
+        (",", "empty"),
+        ("['']", "empty"),
+    ],
+)
+def test_none_blank_or_blank_ids_are_refused_even_where_empty_is_allowed(given: Any, what: str):
+    with pytest.raises(ValueError, match=rf"job_ids is {what}: .* or \[\] when there are none"):
+        parse_job_ids(given, allow_empty=True)
+    with pytest.raises(ValueError, match=f"job_ids is {what}"):
+        parse_job_ids(given)
+
+
+def test_job_ids_still_parse_as_before():
+    assert parse_job_ids("[1, 2]", allow_empty=True) == ["1", "2"]
+    assert parse_job_ids(" 7, 8 ,", allow_empty=True) == ["7", "8"]
+    assert parse_job_ids({"job_ids": ["a"]}) == ["a"]
+    assert parse_job_ids(42) == ["42"]
+    with pytest.raises(ValueError, match="neither a JSON nor a Python list"):
+        parse_job_ids("[1", allow_empty=True)
+
+
+# -- S3: no jobs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job_ids", [[], "[]"])
+def test_s3_without_jobs_writes_a_header_only_csv(
+    vendor: str,
+    aws_conn_id: str,
+    s3_bucket: str,
+    s3_client: Any,
+    job_ids: Any,
+    capfd: pytest.CaptureFixture[str],
+):
+    summary = to_s3(vendor, aws_conn_id, s3_bucket, "empty/results.csv", job_ids)
+
+    data = fetch(s3_client, s3_bucket, "empty/results.csv")
+    assert data == (",".join(NEUTRAL_COLUMNS) + "\n").encode()
+    uri = f"s3://{s3_bucket}/empty/results.csv"
+    assert summary == {"uri": uri, "rows": 0, "bytes": len(data), "counts": NO_ROWS}
+    assert logged(capfd, "info", "No verification jobs (job_ids is an empty list)")
+
+
+def test_s3_without_jobs_writes_a_valid_empty_gzip_jsonl(
+    vendor: str, aws_conn_id: str, s3_bucket: str, s3_client: Any
+):
+    # What the verification operator's summary gives when its input held no address.
+    summary = to_s3(
+        vendor,
+        aws_conn_id,
+        s3_bucket,
+        "empty.jsonl.gz",
+        {"vendor": "neverbounce", "job_ids": [], "state": "completed", "total": 0},
+        file_format="jsonl",
+        compression="gzip",
+        statuses="deliverable",
+    )
+    packed = fetch(s3_client, s3_bucket, "empty.jsonl.gz")
+    assert gzip.decompress(packed) == b""
+    assert (summary["rows"], summary["bytes"], summary["counts"]) == (0, len(packed), NO_ROWS)
+
+
+@pytest.mark.parametrize("job_ids", [None, "", "None"])
+def test_s3_without_job_ids_still_fails_and_writes_nothing(
+    vendor: str, aws_conn_id: str, s3_bucket: str, s3_client: Any, job_ids: Any
+):
+    with pytest.raises(ValueError, match="job_ids is (None|blank)"):
+        to_s3(vendor, aws_conn_id, s3_bucket, "never.csv", job_ids)
+    assert not object_exists(s3_client, s3_bucket, "never.csv")
+
+
+# -- SQL: no jobs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job_ids", [[], "[]"])
+def test_sql_append_without_jobs_creates_the_table_with_no_row(
+    vendor: str, any_db: Database, job_ids: Any, capfd: pytest.CaptureFixture[str]
+):
+    table = any_db.table()
+    assert not any_db.exists(table)
+    summary = to_sql(vendor, any_db, table, job_ids)
+
+    assert any_db.exists(table)
+    assert any_db.columns(table) == list(NEUTRAL_COLUMNS)
+    assert any_db.rows(table, ["email"]) == []
+    assert summary["rows"] == 0 and summary["counts"] == NO_ROWS and summary["mode"] == "append"
+    assert logged(capfd, "info", "No verification jobs (job_ids is an empty list)")
+
+
+def _prefilled(db: Database) -> str:
+    table = db.table()
+    q = db.quote
+    db.execute(f"CREATE TABLE {q(table)} (email VARCHAR(320) PRIMARY KEY, status VARCHAR(20))")
+    db.execute(f"INSERT INTO {q(table)} (email, status) VALUES ('kept@example.com', 'risky')")
+    return table
+
+
+def test_sql_append_and_upsert_without_jobs_leave_the_table_as_it_was(vendor: str, any_db: Database):
+    table = _prefilled(any_db)
+    for mode in ("append", "upsert"):
+        summary = to_sql(vendor, any_db, table, "[]", mode=mode, column_map=["email", "status"])
+        assert summary["rows"] == 0 and summary["counts"] == NO_ROWS
+        assert any_db.rows(table, ["email", "status"]) == [("kept@example.com", "risky")], mode
+
+
+def test_sql_replace_without_jobs_empties_the_table_and_warns(
+    vendor: str, any_db: Database, capfd: pytest.CaptureFixture[str]
+):
+    table = _prefilled(any_db)
+    summary = to_sql(vendor, any_db, table, [], mode="replace", column_map=["email", "status"])
+    assert any_db.rows(table, ["email", "status"]) == []
+    assert summary["rows"] == 0 and summary["counts"] == NO_ROWS and summary["mode"] == "replace"
+    assert logged(capfd, "warning", "job_ids is empty and mode is replace")
+
+
+@pytest.mark.parametrize("job_ids", [None, " ", "None"])
+def test_sql_without_job_ids_still_fails_and_creates_nothing(vendor: str, sqlite_db: Database, job_ids: Any):
+    table = sqlite_db.table()
+    with pytest.raises(ValueError, match="job_ids is (None|blank)"):
+        to_sql(vendor, sqlite_db, table, job_ids)
+    assert not sqlite_db.exists(table)
