@@ -98,19 +98,18 @@ class ResultColumns:
     """
     Which result fields are written, under which names, in which order.
 
-    :param column_map: ``{source: target}``; a source is a neutral column (``email``,
-        ``status``, ...) or, for anything else, a pass-through field of the submitted record
-        (``VerificationResult.extra``). Only mapped sources are written. ``None`` writes every
-        neutral column under its own name. A list of sources writes those under their own names.
+    :param column_map: ``{source: target}``, target being the table column or file field the
+        source is written to; a source is a neutral column (``email``, ``status``, ...) or, for
+        anything else, a pass-through field of the submitted record (``VerificationResult.extra``).
+        Only mapped sources are written. ``None`` writes every neutral column under its own name.
+        A list of sources writes those under their own names.
     """
 
     def __init__(self, column_map: Mapping[str, str] | Sequence[str] | None = None) -> None:
         if column_map is None:
             pairs = [(name, name) for name in NEUTRAL_COLUMNS]
         elif isinstance(column_map, str):
-            raise TypeError(
-                "column_map must be a mapping {neutral column: table column} or a list of columns"
-            )
+            raise TypeError("column_map must be a mapping {source: output column} or a list of sources")
         elif hasattr(column_map, "items"):
             pairs = [(str(source), str(target)) for source, target in column_map.items()]
         else:

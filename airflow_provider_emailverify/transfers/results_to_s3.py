@@ -22,7 +22,7 @@ from airflow_provider_emailverify.transfers._common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -208,6 +208,12 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
     :param aws_conn_id: the AWS connection used through ``S3Hook``.
     :param file_format: ``csv`` (with a header row) or ``jsonl`` (JSON Lines).
     :param compression: ``None`` or ``gzip``.
+    :param column_map: ``{source: output column}``; only mapped sources are written, in the
+        map's order, under their output names (the CSV header, the JSON Lines keys). A source is a
+        neutral column (``email``, ``status``, ...) or, for anything else, a pass-through field of
+        the submitted record (e.g. ``crm_id``; empty in CSV, null in JSON Lines where the vendor
+        does not return it). A list of sources writes those under their own names. ``None``
+        writes every neutral column under its own name.
     :param statuses: neutral statuses to keep (``deliverable``, ``risky``, ``undeliverable``,
         ``unknown``); ``None`` keeps every row. (templated)
     :param part_size: bytes per multipart part (at least 5 MiB).
@@ -218,7 +224,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_ids", "s3_bucket", "s3_key", "aws_conn_id", "statuses")
-    template_fields_renderers = {"job_ids": "py"}
+    template_fields_renderers = {"job_ids": "py", "column_map": "json"}
     ui_color = "#e8f7e4"
 
     def __init__(
@@ -231,6 +237,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
         aws_conn_id: str | None = "aws_default",
         file_format: Literal["csv", "jsonl"] = "csv",
         compression: Literal["gzip"] | None = None,
+        column_map: Mapping[str, str] | Sequence[str] | None = None,
         statuses: str | Sequence[str] | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -243,6 +250,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression must be None or 'gzip', got {compression!r}")
         _check_upload_settings(part_size, max_concurrency)
+        ResultColumns(column_map)  # fail at parse time on a bad column map rather than at run time
         self.conn_id = conn_id
         self.job_ids = job_ids
         self.s3_bucket = s3_bucket
@@ -250,6 +258,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.file_format = file_format
         self.compression = compression
+        self.column_map = column_map
         self.statuses = statuses
         self.part_size = part_size
         self.max_concurrency = max_concurrency
@@ -300,7 +309,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
             f", statuses {sorted(wanted)}" if wanted else "",
         )
 
-        columns = ResultColumns()
+        columns = ResultColumns(self.column_map)
         counts: Counter[str] = Counter()
         results = select_results(iter_job_results(self.conn_id, job_ids, log=self.log), wanted, counts)
         encode = csv_chunks if self.file_format == "csv" else jsonl_chunks

@@ -236,14 +236,17 @@ def s3_bucket(s3_client: Any) -> str:
 # -- vendors ------------------------------------------------------------------------------------------
 
 
-def submit_and_wait(conn_id: str, emails: list[str], *, timeout: float = 60.0) -> str:
-    """Create a job of ``emails`` through the vendor hook and wait until the vendor completed it."""
+def submit_and_wait(conn_id: str, emails: list[str] | list[dict[str, Any]], *, timeout: float = 60.0) -> str:
+    """
+    Create a job of ``emails`` (addresses, or records with pass-through fields besides ``email``)
+    through the vendor hook and wait until the vendor completed it.
+    """
     import time
 
     from airflow_provider_emailverify.hooks.base import hook_for_connection
 
     hook = hook_for_connection(conn_id)
-    job_id = hook.submit_job({"email": email} for email in emails)
+    job_id = hook.submit_job(email if isinstance(email, dict) else {"email": email} for email in emails)
     deadline = time.monotonic() + timeout
     while True:
         info = hook.get_job(job_id)

@@ -2,18 +2,24 @@
 """
 What the transfers accept as input, end to end (emulator over real HTTP, moto's S3 server, real
 databases): an empty list of jobs, as the verification operator reports for an input without
-addresses.
+addresses; the S3 transfer's ``column_map``, which brings the submitted records' pass-through
+fields into the file.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_provider_emailverify._utils import parse_job_ids
 from airflow_provider_emailverify.results import NEUTRAL_COLUMNS, STATUSES
+from airflow_provider_emailverify.transfers.results_to_s3 import EmailVerificationResultsToS3Operator
+from tests.transfers.conftest import results_of, submit_and_wait
 from tests.transfers.test_results_to_s3 import fetch, to_s3
 from tests.transfers.test_results_to_sql import to_sql
 from tests.transfers.test_s3_writer import object_exists
@@ -166,3 +172,86 @@ def test_sql_without_job_ids_still_fails_and_creates_nothing(vendor: str, sqlite
     with pytest.raises(ValueError, match="job_ids is (None|blank)"):
         to_sql(vendor, sqlite_db, table, job_ids)
     assert not sqlite_db.exists(table)
+
+
+# -- S3: column_map -------------------------------------------------------------------------------
+
+#: Records with a pass-through field each vendor returns: NeverBounce returns every input column,
+#: Bouncer only ``name``. The values hold what breaks naive CSV and JSON.
+PASS_THROUGH = [("neverbounce", "crm_id"), ("bouncer", "name")]
+
+
+def records(field: str) -> list[dict[str, str]]:
+    return [
+        {"email": "alice@example.com", field: "A-1"},
+        {"email": "erin@mailinator.com", field: 'Erin "E", Sales\nTeam'},
+        {"email": "invalid.person@example.com", field: "ünï 用户"},
+    ]
+
+
+@pytest.mark.parametrize(("vendor", "field"), PASS_THROUGH, indirect=["vendor"])
+def test_s3_column_map_writes_a_pass_through_field_to_csv(
+    vendor: str, field: str, aws_conn_id: str, s3_bucket: str, s3_client: Any
+):
+    submitted = records(field)
+    job_id = submit_and_wait(vendor, submitted)
+    column_map = {"email": "Email Address", field: "CRM, id", "status": "status", "is_disposable": "disposable"}
+
+    summary = to_s3(vendor, aws_conn_id, s3_bucket, "mapped.csv", [job_id], column_map=column_map)
+
+    data = fetch(s3_client, s3_bucket, "mapped.csv").decode("utf-8")
+    assert data.split("\n", 1)[0] == 'Email Address,"CRM, id",status,disposable'
+    rows = list(csv.reader(io.StringIO(data, newline="")))[1:]
+    assert rows == [
+        ["alice@example.com", "A-1", "deliverable", "false"],
+        ["erin@mailinator.com", 'Erin "E", Sales\nTeam', "risky", "true"],
+        ["invalid.person@example.com", "ünï 用户", "undeliverable", "false"],
+    ]
+    assert summary["rows"] == 3
+
+
+@pytest.mark.parametrize(("vendor", "field"), PASS_THROUGH, indirect=["vendor"])
+def test_s3_column_map_writes_a_pass_through_field_to_gzip_jsonl(
+    vendor: str, field: str, aws_conn_id: str, s3_bucket: str, s3_client: Any
+):
+    submitted = records(field)
+    job_id = submit_and_wait(vendor, submitted)
+    expected = results_of(vendor, job_id)
+
+    to_s3(
+        vendor,
+        aws_conn_id,
+        s3_bucket,
+        "mapped.jsonl.gz",
+        str([job_id]),
+        column_map=[field, "email", "suggestion", "not_submitted"],  # a list: the sources' own names
+        file_format="jsonl",
+        compression="gzip",
+    )
+
+    lines = gzip.decompress(fetch(s3_client, s3_bucket, "mapped.jsonl.gz")).decode("utf-8").splitlines()
+    assert [list(json.loads(line)) for line in lines] == [[field, "email", "suggestion", "not_submitted"]] * 3
+    assert [json.loads(line) for line in lines] == [
+        {field: record[field], "email": record["email"], "suggestion": None, "not_submitted": None}
+        for record in submitted
+    ]
+    assert [r.email for r in expected] == [r["email"] for r in submitted]
+
+
+def test_s3_without_column_map_writes_the_neutral_columns_only(
+    vendor: str, aws_conn_id: str, s3_bucket: str, s3_client: Any
+):
+    job_id = submit_and_wait(vendor, records("crm_id"))
+    to_s3(vendor, aws_conn_id, s3_bucket, "plain.jsonl", job_id, file_format="jsonl")
+    lines = fetch(s3_client, s3_bucket, "plain.jsonl").decode("utf-8").splitlines()
+    assert [list(json.loads(line)) for line in lines] == [list(NEUTRAL_COLUMNS)] * 3
+
+
+def test_s3_bad_column_map_fails_at_parse_time():
+    common = {"task_id": "t", "conn_id": "c", "job_ids": "1", "s3_bucket": "b", "s3_key": "k"}
+    with pytest.raises(ValueError, match="more than one field"):
+        EmailVerificationResultsToS3Operator(column_map={"email": "x", "status": "x"}, **common)
+    with pytest.raises(ValueError, match="no column"):
+        EmailVerificationResultsToS3Operator(column_map={}, **common)
+    with pytest.raises(TypeError, match="column_map"):
+        EmailVerificationResultsToS3Operator(column_map="email", **common)
