@@ -81,4 +81,12 @@ class JobCreationUncertainError(EmailVerificationError):
     A job-creating request may have reached the vendor, but no answer came back, and the vendor
     cannot look jobs up by name: a job may exist. Not retried (and not a :class:`TransientError`),
     so nothing submits the list a second time and pays twice.
+
+    :param job_id: the vendor job that may be running and paid for, when its id is known (e.g. a
+        Bouncify list that was uploaded but whose start got no answer); wait on it rather than
+        submitting again.
     """
+
+    def __init__(self, message: str, *, job_id: str | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.job_id = job_id

@@ -8,6 +8,10 @@ spool, so a retry sends the same bytes), prepared by Bouncify (``preparing`` →
 started with ``PATCH {"action": "start"}`` (the paid step, safe to repeat), verified, and
 downloaded as CSV with ``POST /v1/download?jobId=``. Errors are ``success: false`` bodies whose
 text is in ``result`` (or ``message``); an unknown job is HTTP 400, not 404.
+
+Bouncify cannot find lists by name, so once a list is uploaded a failure is settled against the
+list itself: started, its id is returned; provably unstarted, it is deleted and submitting again
+is safe; else :class:`~airflow_provider_emailverify.exceptions.JobCreationUncertainError` names it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from airflow_provider_emailverify.exceptions import (
     EmailVerificationError,
     InsufficientCreditsError,
     InvalidRequestError,
+    JobCreationUncertainError,
     JobNotFoundError,
     JobNotReadyError,
     PayloadTooLargeError,
@@ -76,6 +81,8 @@ _JOB_STATES = {
 }
 ACCEPT_ALL = frozenset({"accept_all", "accept-all", "accept all"})
 FILTER_VALUES = ("deliverable", "undeliverable", "accept_all", "unknown")
+#: List states that show a start request took effect (or that the list ended on its own).
+_PAST_READY = frozenset({"verifying", "completed", "failed", "cancelled"})
 #: Verification columns Bouncify appends to the uploaded file's own columns.
 RESULT_COLUMNS = ("verification result", "syntax error", "isp", "role", "disposable", "trap", "verified at", "accept-all")
 
@@ -334,10 +341,13 @@ class BouncifyClient(VerificationClient):
         The CSV (``email`` plus the other keys of the first record, passed through to the results)
         is spooled first: its size is checked against the upload limit before anything is sent,
         and a retried upload sends the same bytes. Uploads are retried only when they provably
-        did not reach Bouncify; the start, the paid step, is safe to repeat.
+        did not reach Bouncify; the start, the paid step, is safe to repeat. Once the upload
+        returned a list id, a failure never leads to a second paid list (:meth:`_start_uploaded`).
 
         :param records: dicts with an ``email`` key (at most :attr:`max_job_size`).
         :param name: becomes the uploaded file's name (Bouncify shows it in its dashboard).
+        :raises JobCreationUncertainError: the start failed and the list may be verifying (and
+            paid for); the message and ``job_id`` name the list to wait on.
         """
         counter = [0]
         filename = (re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:100] if name else "emails") + ".csv"
@@ -348,8 +358,78 @@ class BouncifyClient(VerificationClient):
         call = ApiCall("POST", "/v1/bulk", "bulk upload", parse=parse_job_id, headers={"Content-Type": content_type})
         job_id, _ = self.create_job_from(generate(), call, name=name)
         log.info("bouncify list %s uploaded with %d addresses (%s)", job_id, counter[0], filename)
-        self.start_job(job_id, wait_ready=True)
+        self._start_uploaded(job_id)
         return job_id
+
+    def _start_uploaded(self, job_id: str) -> None:
+        """
+        Start a list :meth:`submit_job` just uploaded, settling any failure against the list.
+
+        Bouncify cannot find lists by name, so an error that lets the caller upload again must
+        mean that this list will never be paid for. While the list is prepared the start has not
+        been sent: a failure there leaves an unstarted list (deleted where Bouncify allows), and
+        the error says that submitting again is safe. A failed start is checked against the
+        list's status: past ``ready`` (verifying, completed, ...) the start took effect and the
+        list is used; still ``ready``, it is deleted (which also stops a late start) and the
+        error says so; otherwise :class:`JobCreationUncertainError` names the list.
+        """
+        try:
+            self._wait_prepared(job_id)
+        except EmailVerificationError as err:
+            deleted = self._delete_quietly(job_id)
+            raise self._not_started(job_id, err, deleted=deleted) from err
+        try:
+            self.start_job(job_id, wait_ready=False)
+        except InsufficientCreditsError:
+            raise  # refused before starting; the unstarted list is already deleted
+        except EmailVerificationError as err:
+            self._settle_failed_start(job_id, err)
+
+    def _settle_failed_start(self, job_id: str, err: EmailVerificationError) -> None:
+        """Return when the failed start took effect after all; else raise what the list's state allows."""
+        try:
+            status = self.get_job(job_id).vendor_status.lower()
+        except EmailVerificationError as check:
+            raise self._start_uncertain(job_id, err, f"its status could not be read ({check.message})") from err
+        if status in _PAST_READY:
+            log.warning("bouncify list %s: the start reported %s, but the list is %s: it started", job_id, err, status)
+            return
+        if status != "ready":
+            raise self._start_uncertain(job_id, err, f"the list is {status!r}") from err
+        try:
+            self.delete_job(job_id)
+        except JobNotReadyError:  # "being processed": a ready list only leaves that state by starting
+            log.warning("bouncify list %s: the start reported %s, but the list has started since", job_id, err)
+            return
+        except EmailVerificationError as gone:
+            raise self._start_uncertain(
+                job_id, err, f"the list was not started when checked, but deleting it failed ({gone.message})"
+            ) from err
+        log.info("bouncify list %s was not started and has been deleted", job_id)
+        raise self._not_started(job_id, err, deleted=True) from err
+
+    def _not_started(self, job_id: str, err: EmailVerificationError, *, deleted: bool) -> EmailVerificationError:
+        """``err`` (same class, so as retryable as before) restated for a list that was never started."""
+        where = "it has been deleted" if deleted else "it stays in the Bouncify dashboard, unstarted"
+        return type(err)(
+            self.redact(
+                f"bouncify list {job_id} was uploaded but never started ({err.message}); {where}. "
+                f"An unstarted list costs nothing, so submitting the list again is safe"
+            ),
+            vendor=VENDOR, http_status=err.http_status, vendor_message=err.vendor_message,
+        )
+
+    def _start_uncertain(self, job_id: str, err: EmailVerificationError, why: str) -> JobCreationUncertainError:
+        """The final error for a list whose start failed and may still have taken effect (and been paid for)."""
+        return JobCreationUncertainError(
+            self.redact(
+                f"bouncify list {job_id} was uploaded, but starting it (the paid step) failed ({err.message}) and "
+                f"{why}: it may be verifying and paid for. It was not submitted again, to avoid paying twice: "
+                f"check list {job_id} in the Bouncify dashboard, or wait on it with "
+                f"EmailVerificationJobSensor(job_ids=[{job_id!r}])"
+            ),
+            vendor=VENDOR, http_status=err.http_status, vendor_message=err.vendor_message, job_id=job_id,
+        )
 
     def _csv_lines(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:
         """
@@ -419,11 +499,14 @@ class BouncifyClient(VerificationClient):
                 )
             time.sleep(self.poll_interval)
 
-    def _delete_quietly(self, job_id: str) -> None:
+    def _delete_quietly(self, job_id: str) -> bool:
+        """Delete an unstarted list, logging (not raising) a failure; whether it was deleted."""
         try:
             self.delete_job(job_id)
         except EmailVerificationError as err:
             log.warning("bouncify list %s could not be deleted: %s", job_id, err)
+            return False
+        return True
 
     def job_status_call(self, job_id: str) -> ApiCall[JobInfo]:
         return self._bulk("GET", job_id, "bulk status", parse=parse_status)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -231,6 +233,49 @@ def test_an_uncertain_creation_fails_without_a_retry_that_could_pay_twice(emulat
     assert emulator_connections.stats()["jobs_created"] == {"bouncer": 1}
     text = failure_text(capfd)
     assert "may have been created" in text and "not retried" in text
+
+
+def test_a_bouncify_list_whose_start_is_uncertain_fails_once_and_names_the_list(
+    emulator_connections, request, capfd, monkeypatch
+):
+    """
+    Bouncify uploads, then starts (pays for) the list. The start's answer is lost and Bouncify
+    stops answering: the task fails without a retry that would upload and pay for a second list,
+    and names the list, which can still be waited on.
+    """
+    from tests.clients.cutting_proxy import DROP, DROP_ANSWER, RELAY, CuttingProxy
+
+    emulator_connections.set_faults(**FAST)
+    emulator_connections.set_option("bouncify", prepare_seconds=0)
+    cut = {"started": False}
+
+    def rule(method: str, path: str) -> str:
+        if cut["started"]:
+            return DROP
+        if method == "PATCH" and "/v1/bulk/" in path:
+            cut["started"] = True
+            return DROP_ANSWER
+        return RELAY
+
+    with CuttingProxy(emulator_connections.url, rule) as proxy:
+        monkeypatch.setenv("AIRFLOW_CONN_BOUNCIFY_DEFAULT", json.dumps({
+            "conn_type": "bouncify", "host": proxy.url + "/bouncify", "password": emulator_connections.api_key,
+            "extra": {"max_retries": 5, "backoff_max": 0.05},
+        }))
+        with make_dag(request.node.name) as dag:
+            verify_task("bouncify", retries=2, retry_delay=timedelta(0))
+        dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "failed"
+    assert task_try_number(dagrun, "verify") == 1
+    assert emulator_connections.stats()["jobs_created"] == {"bouncify": 1}
+    text = failure_text(capfd)
+    found = re.search(r"bouncify list (\w+) was uploaded, but starting it \(the paid step\) failed", text)
+    assert found, text[-3000:]
+    job_id = found.group(1)
+    assert f"EmailVerificationJobSensor(job_ids=['{job_id}'])" in text and "not retried" in text
+    monkeypatch.setenv("AIRFLOW_CONN_BOUNCIFY_DEFAULT", emulator_connections.connection_json("bouncify"))
+    assert hook_for("bouncify").get_job(job_id).state in ("running", "completed")
 
 
 def test_quality_gate_fails_the_task_with_the_figures(emulator_connections, request, capfd):
