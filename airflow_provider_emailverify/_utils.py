@@ -13,6 +13,27 @@ XCOM_JOB_IDS = "job_ids"
 XCOM_VENDOR = "vendor"
 
 
+def parse_list_text(text: str, *, field: str) -> Any:
+    """
+    What the rendered text of a templated list field stands for. Text that starts like a list,
+    tuple or dict is read as JSON, else as a Python literal (``str()`` of a list, which is what
+    ``{{ ti.xcom_pull(...) }}`` renders); any other text is split on commas into its stripped,
+    unquoted parts (one part when there is no comma; blank parts are kept for the caller to judge).
+
+    :param text: the rendered text.
+    :param field: the field's name, for the error message.
+    """
+    text = text.strip()
+    if text[:1] in ("[", "(", "{"):
+        for loader in (json.loads, ast.literal_eval):
+            try:
+                return loader(text)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+        raise ValueError(f"{field} {text[:80]!r} is neither a JSON nor a Python list")
+    return [part.strip().strip("'\"") for part in text.split(",")]
+
+
 def parse_job_ids(value: Any, *, allow_empty: bool = False) -> list[str]:
     """
     Job ids from what a template renders: a list/tuple, a JSON or Python literal string of one,
@@ -40,18 +61,8 @@ def parse_job_ids(value: Any, *, allow_empty: bool = False) -> list[str]:
             raise _empty_job_ids("blank", allow_empty)
         if text in ("None", "null"):  # a missing XCom, rendered as text
             raise _empty_job_ids("None", allow_empty)
-        if text[:1] in "[({":
-            parsed: Any = None
-            for loader in (json.loads, ast.literal_eval):
-                try:
-                    parsed = loader(text)
-                    break
-                except (ValueError, SyntaxError):
-                    continue
-            if parsed is None:
-                raise ValueError(f"job_ids {text[:80]!r} is neither a JSON nor a Python list")
-            return parse_job_ids(parsed, allow_empty=allow_empty)
-        items = [part.strip().strip("'\"") for part in text.split(",")]
+        # a literal's value (list, dict, ...) or the comma-separated parts, judged as above
+        return parse_job_ids(parse_list_text(text, field="job_ids"), allow_empty=allow_empty)
     if not items and allow_empty:
         return []
     ids = [str(item).strip() for item in items if str(item).strip()]

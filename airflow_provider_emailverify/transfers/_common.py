@@ -14,6 +14,7 @@ from itertools import islice
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_emailverify._utils import parse_list_text
 from airflow_provider_emailverify.results import FLAG_COLUMNS, NEUTRAL_COLUMNS, STATUSES
 
 if TYPE_CHECKING:
@@ -30,12 +31,19 @@ def validate_statuses(statuses: str | Iterable[str] | None) -> frozenset[str] | 
     """
     The neutral statuses to keep (``None``: keep every row).
 
-    :param statuses: a status, a list of them, or a comma-separated string of them.
+    :param statuses: a status, a list of them, or text read as ``job_ids`` is: a JSON or Python
+        list (what a template renders from a list, e.g. ``['deliverable', 'risky']``), or
+        comma-separated statuses.
     """
     if statuses is None:
         return None
     if isinstance(statuses, str):
-        statuses = [part for part in statuses.split(",")]
+        parsed = parse_list_text(statuses, field="statuses")
+        if isinstance(parsed, str):  # a quoted Python string, e.g. "('risky')"
+            parsed = [parsed]
+        if not isinstance(parsed, (list, tuple, set, frozenset)):
+            raise ValueError(f"statuses {statuses.strip()[:80]!r} is not a list of statuses")
+        statuses = parsed
     wanted = frozenset(str(s).strip().lower() for s in statuses if str(s).strip())
     unknown = sorted(wanted - set(STATUSES))
     if unknown:

@@ -215,7 +215,8 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
         does not return it). A list of sources writes those under their own names. ``None``
         writes every neutral column under its own name.
     :param statuses: neutral statuses to keep (``deliverable``, ``risky``, ``undeliverable``,
-        ``unknown``); ``None`` keeps every row. (templated)
+        ``unknown``): a list, or text read as ``job_ids`` is (a JSON or Python list, as a template
+        renders one, or comma-separated statuses); ``None`` keeps every row. (templated)
     :param part_size: bytes per multipart part (at least 5 MiB).
     :param max_concurrency: parts uploaded at the same time; memory use is about
         ``(max_concurrency + 1) * part_size`` (40 MiB by default), whatever the object's size.

@@ -71,7 +71,9 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
     :param column_map: ``{neutral column: table column}``; only mapped columns are written. A
         source not in the neutral model is read from the submitted record's pass-through fields.
         ``None`` writes every neutral column under its own name.
-    :param statuses: neutral statuses to keep; ``None`` keeps every row. (templated)
+    :param statuses: neutral statuses to keep: a list, or text read as ``job_ids`` is (a JSON or
+        Python list, as a template renders one, or comma-separated statuses); ``None`` keeps
+        every row. (templated)
     :param create_table: create the table (with suitable column types) when it does not exist.
     :param batch_size: rows per ``executemany`` call (databases other than PostgreSQL).
     :param sql_hook_params: extra arguments for the SQL hook's constructor.

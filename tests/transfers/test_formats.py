@@ -131,6 +131,11 @@ def test_column_map_rejects_two_fields_in_one_column():
         ("deliverable", {"deliverable"}),
         ("Deliverable, risky", {"deliverable", "risky"}),
         (["unknown", "undeliverable"], {"unknown", "undeliverable"}),
+        # rendered from a list, as job_ids are: JSON, then a Python literal
+        ('["deliverable"]', {"deliverable"}),
+        ("['deliverable', 'Risky']", {"deliverable", "risky"}),
+        (" ('unknown',) ", {"unknown"}),
+        ('"risky"', {"risky"}),
     ],
 )
 def test_validate_statuses(given, expected):
@@ -142,6 +147,14 @@ def test_validate_statuses_names_what_is_wrong():
         validate_statuses(["deliverable", "valid"])
     with pytest.raises(ValueError, match="empty"):
         validate_statuses([])
+    with pytest.raises(ValueError, match="empty"):
+        validate_statuses("[]")
+    with pytest.raises(ValueError, match="valid"):
+        validate_statuses('["deliverable", "valid"]')
+    with pytest.raises(ValueError, match="neither a JSON nor a Python list"):
+        validate_statuses("['deliverable'")
+    with pytest.raises(ValueError, match="not a list of statuses"):
+        validate_statuses("{'status': 'risky'}")
 
 
 def test_select_results_filters_and_counts_lazily():

@@ -3,7 +3,7 @@
 What the transfers accept as input, end to end (emulator over real HTTP, moto's S3 server, real
 databases): an empty list of jobs, as the verification operator reports for an input without
 addresses; the S3 transfer's ``column_map``, which brings the submitted records' pass-through
-fields into the file.
+fields into the file; ``statuses`` rendered from a list.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from airflow_provider_emailverify.results import NEUTRAL_COLUMNS, STATUSES
 from airflow_provider_emailverify.transfers.results_to_s3 import EmailVerificationResultsToS3Operator
 from tests.transfers.conftest import results_of, submit_and_wait
 from tests.transfers.test_results_to_s3 import fetch, to_s3
-from tests.transfers.test_results_to_sql import to_sql
+from tests.transfers.test_results_to_sql import KNOWN, KNOWN_COUNTS, to_sql
 from tests.transfers.test_s3_writer import object_exists
 
 if TYPE_CHECKING:
@@ -255,3 +255,30 @@ def test_s3_bad_column_map_fails_at_parse_time():
         EmailVerificationResultsToS3Operator(column_map={}, **common)
     with pytest.raises(TypeError, match="column_map"):
         EmailVerificationResultsToS3Operator(column_map="email", **common)
+
+
+# -- statuses rendered from a list ----------------------------------------------------------------
+
+#: ``statuses`` as templates render a list: JSON (``tojson``), and ``str()`` of a Python list.
+RENDERED_STATUSES = ['["deliverable", "risky"]', "['deliverable', 'risky']"]
+KEPT = {s: (n if s in ("deliverable", "risky") else 0) for s, n in KNOWN_COUNTS.items()}
+
+
+@pytest.mark.parametrize("statuses", RENDERED_STATUSES)
+def test_s3_statuses_rendered_from_a_list(
+    vendor: str, aws_conn_id: str, s3_bucket: str, s3_client: Any, statuses: str
+):
+    job_id = submit_and_wait(vendor, KNOWN)
+    summary = to_s3(vendor, aws_conn_id, s3_bucket, "kept.csv", job_id, statuses=statuses)
+    rows = list(csv.DictReader(io.StringIO(fetch(s3_client, s3_bucket, "kept.csv").decode(), newline="")))
+    assert sorted(r["status"] for r in rows) == ["deliverable", "deliverable", "risky", "risky"]
+    assert summary["counts"] == KEPT and summary["rows"] == 4
+
+
+@pytest.mark.parametrize("statuses", RENDERED_STATUSES)
+def test_sql_statuses_rendered_from_a_list(vendor: str, any_db: Database, statuses: str):
+    job_id = submit_and_wait(vendor, KNOWN)
+    table = any_db.table()
+    summary = to_sql(vendor, any_db, table, job_id, statuses=statuses)
+    assert sorted(r[0] for r in any_db.rows(table, ["status"])) == ["deliverable", "deliverable", "risky", "risky"]
+    assert summary["counts"] == KEPT and summary["rows"] == 4

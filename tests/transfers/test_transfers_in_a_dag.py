@@ -139,3 +139,47 @@ def test_a_verification_without_addresses_gives_empty_outputs(
     loaded = xcoms(dagrun, "to_sql")["return_value"]
     assert (loaded["rows"], loaded["counts"]) == (0, zero)
     assert postgres_db.rows(table, ["email"]) == []
+
+
+def test_statuses_rendered_from_a_list_param(
+    emulator_connections: EmulatorHandle,
+    aws_conn_id: str,
+    s3_bucket: str,
+    s3_client: Any,
+    postgres_db: Database,
+    request: Any,
+):
+    """``{{ params.statuses }}`` renders a list as ``['deliverable', 'risky']``; ``tojson`` as JSON."""
+    emulator_connections.set_faults(rows_per_second=1_000_000)
+    table = postgres_db.table()
+    with make_dag(request.node.name, params={"statuses": ["deliverable", "risky"]}) as dag:
+        verify = EmailVerificationOperator(
+            task_id="verify", conn_id="neverbounce_default", emails=KNOWN_LIST, poll_interval=0.1
+        )
+        to_s3 = EmailVerificationResultsToS3Operator(
+            task_id="to_s3",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            s3_bucket=s3_bucket,
+            s3_key="kept.csv",
+            aws_conn_id=aws_conn_id,
+            statuses="{{ params.statuses }}",
+        )
+        to_sql = EmailVerificationResultsToSqlOperator(
+            task_id="to_sql",
+            conn_id="neverbounce_default",
+            job_ids=JOB_IDS,
+            sql_conn_id=postgres_db.conn_id,
+            table=table,
+            statuses="{{ params.statuses | tojson }}",
+        )
+        verify >> [to_s3, to_sql]
+    dagrun = run_dag(dag)
+
+    kept = {s: (n if s in ("deliverable", "risky") else 0) for s, n in KNOWN_COUNTS.items()}
+    for task_id in ("to_s3", "to_sql"):
+        assert task_state(dagrun, task_id) == "success", task_id
+        assert xcoms(dagrun, task_id)["return_value"]["counts"] == kept, task_id
+    body = s3_client.get_object(Bucket=s3_bucket, Key="kept.csv")["Body"].read().decode()
+    assert {r["status"] for r in csv.DictReader(io.StringIO(body, newline=""))} == {"deliverable", "risky"}
+    assert {r[0] for r in postgres_db.rows(table, ["status"])} == {"deliverable", "risky"}
