@@ -40,7 +40,8 @@ class JobInfo:
     :param processed: addresses verified so far.
     :param counts: neutral status -> count, where the vendor reports them.
     :param vendor_status: the vendor's own job status, verbatim.
-    :param message: the vendor's failure reason, if any.
+    :param message: the vendor's failure reason, if any; for a job that did not fail, a note on
+        how its results differ from the submitted list, if any (Bouncer: repeated addresses merged).
     """
 
     job_id: str

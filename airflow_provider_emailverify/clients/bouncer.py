@@ -6,7 +6,9 @@ Authentication is the ``x-api-key`` header. A batch is created from a JSON array
 ``{"email", "name"}`` objects (streamed from a spool, so a retry sends the same bytes), moves
 ``queued`` → ``processing`` → ``completed``, and its results download as JSON (documented) or CSV
 (columns undocumented, located by header name). Bouncer cannot list or search batches, so batch
-creation is retried only when the request provably did not reach the vendor.
+creation is retried only when the request provably did not reach the vendor. Bouncer merges
+repeated addresses of a batch (its ``duplicates`` count): the results hold one row per distinct
+address, which the client logs as a warning at submission and reports in ``JobInfo.message``.
 """
 
 from __future__ import annotations
@@ -204,15 +206,32 @@ def csv_row_parser(header: Sequence[str], *, job_id: str | None) -> Callable[[Se
     return parse
 
 
+def merged_note(duplicates: int) -> str:
+    """What a user is told about a batch whose repeated addresses Bouncer merged."""
+    if duplicates == 1:
+        return "1 repeated address is merged by Bouncer: results hold one row per distinct address"
+    return f"{duplicates} repeated addresses are merged by Bouncer: results hold one row per distinct address"
+
+
+def parse_duplicates(body: Any) -> int:
+    """The ``duplicates`` count of a batch answer: submitted entries repeating an earlier one (0 when absent)."""
+    return (int_or_none(body.get("duplicates")) or 0) if isinstance(body, dict) else 0
+
+
 def parse_batch(body: Any) -> JobInfo:
-    """A batch status (or creation) answer as :class:`JobInfo`."""
+    """
+    A batch status (or creation) answer as :class:`JobInfo`. ``total`` is the submitted entries
+    (``quantity``, repeats included); when Bouncer merged repeats, ``message`` says how many
+    (:func:`merged_note`), since the results then hold fewer rows than ``total``.
+    """
     if not isinstance(body, dict) or "batchId" not in body:
         raise _error(f"unexpected batch answer {str(body)[:200]!r}")
     vendor_status = str(body.get("status") or "")
     # Bouncer documents queued/processing/completed only; anything else is treated as still running.
     state = _JOB_STATES.get(vendor_status.lower(), JobState.RUNNING)
     quantity = int_or_none(body.get("quantity"))
-    unique = quantity - (int_or_none(body.get("duplicates")) or 0) if quantity is not None else None
+    duplicates = parse_duplicates(body)
+    unique = quantity - duplicates if quantity is not None else None
     stats = body.get("stats") if isinstance(body.get("stats"), dict) else {}
     counts = {status: int_or_none(stats.get(status)) or 0 for status in STATUSES} if stats else {}
     processed = int_or_none(body.get("processed"))
@@ -233,6 +252,7 @@ def parse_batch(body: Any) -> JobInfo:
         processed=processed,
         counts=counts,
         vendor_status=vendor_status,
+        message=merged_note(duplicates) if duplicates > 0 else None,
     )
 
 
@@ -337,7 +357,9 @@ class BouncerClient(VerificationClient):
         retry sends the same bytes. Bouncer cannot find batches by name, so the request is
         retried only when it provably did not reach Bouncer (refused connection, 429, 503);
         otherwise :class:`~airflow_provider_emailverify.exceptions.JobCreationUncertainError` is
-        raised instead of risking a second paid batch.
+        raised instead of risking a second paid batch. When Bouncer reports repeated addresses
+        (``duplicates``), a warning says how many were merged: the results hold one row per
+        distinct address, not one per submitted record.
 
         :param records: the addresses (at most :attr:`max_job_size`).
         :param name: a label for logs (Bouncer batches carry no name).
@@ -347,12 +369,14 @@ class BouncerClient(VerificationClient):
             "POST",
             BATCH,
             "batch create",
-            parse=parse_created,
+            parse=lambda body: (parse_created(body), parse_duplicates(body)),
             params={"callback": self.callback_url} if self.callback_url else None,
             headers={"Content-Type": "application/json"},
         )
-        job_id, _ = self.create_job_from(self._json_array(records, counter), call, name=name)
+        (job_id, duplicates), _ = self.create_job_from(self._json_array(records, counter), call, name=name)
         log.info("bouncer batch %s created for %d addresses (%s)", job_id, counter[0], name or "unnamed")
+        if duplicates > 0:
+            log.warning("bouncer batch %s: %s", job_id, merged_note(duplicates))
         return job_id
 
     def _json_array(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:

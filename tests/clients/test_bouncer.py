@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 import pytest
@@ -64,6 +65,30 @@ def test_batch_lifecycle_and_every_neutral_column(emulator, download_format):
     risky = list(client.iter_results(job_id, download="risky"))
     assert sorted(r.email for r in risky) == sorted(e for e, v in BOUNCER.items() if v[0] == "risky")
     assert emulator.stats()["jobs_created"][VENDOR] == 1
+
+
+@pytest.mark.parametrize("download_format", ["json", "csv"])
+def test_repeated_addresses_merged_by_bouncer_are_reported(emulator, download_format, caplog):
+    """
+    Bouncer collapses repeats (its ``duplicates`` count): fewer result rows than submitted
+    records. The user is told at submission and by the batch's status, not left to notice.
+    """
+    emulator.set_faults(rows_per_second=1_000_000)
+    client = make_client(emulator, download_format=download_format)
+    emails = [f"user{i}@example.com" for i in range(13)] + ["dup@example.com", "dup@example.com", "DUP@example.com"]
+    note = "2 repeated addresses are merged by Bouncer: results hold one row per distinct address"
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.bouncer"):
+        job_id = client.submit_job(records(emails), name="repeats")
+    assert f"bouncer batch {job_id}: {note}" in caplog.text
+    info = wait_for(client, job_id)
+    assert (info.state, info.total, info.processed, info.message) == (JobState.COMPLETED, 16, 14, note)
+    rows = [row.email for row in client.iter_results(job_id)]
+    assert len(rows) == 14 and rows.count("dup@example.com") == 1 and "DUP@example.com" not in rows
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.bouncer"):
+        distinct = client.submit_job(records(emails[:13]))
+    assert "merged" not in caplog.text
+    assert wait_for(client, distinct).message is None
 
 
 def test_credits_are_reserved_and_spent(client, emulator):

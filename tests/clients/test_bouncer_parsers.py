@@ -165,6 +165,9 @@ def test_batch_states_and_stats():
     half = parse_batch({"batchId": "b", "status": "processing", "quantity": 10, "duplicates": 2, "processed": 4,
                         "stats": {"deliverable": 4}})
     assert (half.progress, half.processed, half.counts["risky"]) == (0.5, 4, 0)
+    assert half.message == "2 repeated addresses are merged by Bouncer: results hold one row per distinct address"
+    one = parse_batch({"batchId": "b", "status": "queued", "quantity": 3, "duplicates": 1})
+    assert one.message == "1 repeated address is merged by Bouncer: results hold one row per distinct address"
     # an undocumented status is not terminal
     assert parse_batch({"batchId": "b", "status": "paused", "quantity": 1}).state == JobState.RUNNING
     assert parse_batch({"batchId": "b", "status": "queued", "quantity": 1}).state == JobState.QUEUED

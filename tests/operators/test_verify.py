@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import timedelta
 
@@ -276,6 +277,23 @@ def test_a_bouncify_list_whose_start_is_uncertain_fails_once_and_names_the_list(
     assert f"EmailVerificationJobSensor(job_ids=['{job_id}'])" in text and "not retried" in text
     monkeypatch.setenv("AIRFLOW_CONN_BOUNCIFY_DEFAULT", emulator_connections.connection_json("bouncify"))
     assert hook_for("bouncify").get_job(job_id).state in ("running", "completed")
+
+
+def test_repeats_merged_by_bouncer_are_in_the_task_log(emulator_connections, request, caplog):
+    """Bouncer returns one row per distinct address: the task log says how many repeats were merged."""
+    emulator_connections.set_faults(**FAST)
+    with make_dag(request.node.name) as dag:
+        verify_task("bouncer", emails=[*KNOWN_LIST, KNOWN_LIST[0], KNOWN_LIST[0].upper()])
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.bouncer"):
+        dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    summary = xcoms(dagrun, "verify")["return_value"]
+    assert (summary["total"], summary["counts"]) == (len(KNOWN_LIST) + 2, KNOWN_COUNTS)
+    (job_id,) = summary["job_ids"]
+    note = "2 repeated addresses are merged by Bouncer: results hold one row per distinct address"
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [f"bouncer batch {job_id}: {note}"]
+    assert hook_for("bouncer").get_job(job_id).message == note
 
 
 def test_quality_gate_fails_the_task_with_the_figures(emulator_connections, request, capfd):
