@@ -65,10 +65,26 @@ def parse_job_ids(value: Any, *, allow_empty: bool = False) -> list[str]:
         return parse_job_ids(parse_list_text(text, field="job_ids"), allow_empty=allow_empty)
     if not items and allow_empty:
         return []
-    ids = [str(item).strip() for item in items if str(item).strip()]
+    ids = list(_flat_ids(items))
     if not ids:
         raise _empty_job_ids("empty", allow_empty)
     return ids
+
+
+def _flat_ids(items: Any) -> Any:
+    """
+    The ids of a list, flattened: what a mapped task's XComs render is a list per map index
+    (``[["1"], ["2"]]``) or a summary dict per map index (``[{"job_ids": [...]}, ...]``).
+    """
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flat_ids(item)
+        elif isinstance(item, dict):
+            if "job_ids" not in item:
+                raise ValueError(f"job_ids holds a dict without a 'job_ids' key: {str(item)[:100]}")
+            yield from _flat_ids(item["job_ids"] or [])
+        elif item is not None and (text := str(item).strip()):
+            yield text
 
 
 def _empty_job_ids(what: str, allow_empty: bool) -> ValueError:

@@ -44,9 +44,9 @@ class EmailVerificationJobSensor(BaseSensorOperator):
 
     :param conn_id: email verification connection (its type picks the vendor).
     :param job_ids: job id(s): a list, or a JSON/Python string of one, or the operator's summary
-        dict (what ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}`` renders). Unlike the
-        transfers, the sensor refuses an empty list: with no job there is nothing whose completion
-        it could report.
+        dict (what ``{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}`` renders); a mapped
+        task's list of lists or of summaries is flattened. An empty list (the operator's input
+        held no address) succeeds at once with ``total`` 0, so an empty day does not fail the run.
     :param deferrable: wait in the triggerer, freeing the worker slot.
     :param poke_interval: seconds between checks (also the trigger's poll interval).
     :param timeout: longest wait in seconds.
@@ -78,9 +78,13 @@ class EmailVerificationJobSensor(BaseSensorOperator):
 
     @property
     def _ids(self) -> list[str]:
-        return parse_job_ids(self.job_ids)
+        return parse_job_ids(self.job_ids, allow_empty=True)
 
     def execute(self, context: Context) -> Any:
+        if not self._ids:
+            # The verification operator's input held no address: nothing to wait on.
+            self.log.info("No %s verification jobs to wait on (job_ids is an empty list)", self.hook.vendor)
+            return {"vendor": self.hook.vendor, "job_ids": [], "state": JobState.COMPLETED.value, "total": 0}
         if (url := self.hook.dashboard_url(self._ids[0])) is not None:
             context["ti"].xcom_push(key=XCOM_JOB_URL, value=url)
         if not self.deferrable:

@@ -109,9 +109,29 @@ def test_soft_fail_skips_on_a_failed_job(mode, emulator_connections, request):
     assert task_state(run_dag(dag), "wait") == "skipped"
 
 
-def test_an_empty_list_of_jobs_fails_clearly(emulator_connections, request, capfd):
-    """The transfers take ``[]`` as "no jobs"; the sensor has nothing to wait on and says so."""
+@pytest.mark.parametrize("mode", MODES)
+def test_an_empty_input_does_not_fail_the_run(mode, emulator_connections, request):
+    """A day whose list holds no address: the operator creates no job, the sensor has nothing to wait on."""
+    from airflow_provider_emailverify.operators.verify import EmailVerificationOperator
+
+    with make_dag(request.node.name, render_template_as_native_obj=True) as dag:
+        submit_task = EmailVerificationOperator(
+            task_id="verify", conn_id="bouncer_default", emails=[], wait_for_completion=False
+        )
+        wait = sensor("bouncer", "{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}", **mode)
+        submit_task >> wait
+    dagrun = run_dag(dag)
+    assert task_state(dagrun, "wait") == "success"
+    assert xcoms(dagrun, "wait")["return_value"] == {
+        "vendor": "bouncer", "job_ids": [], "state": "completed", "total": 0
+    }
+    assert emulator_connections.stats()["jobs_created"].get("bouncer", 0) == 0
+
+
+def test_job_ids_of_a_mapped_verify_task_are_flattened(emulator_connections, request):
+    first, second = submit("neverbounce"), submit("neverbounce")
     with make_dag(request.node.name) as dag:
-        sensor("neverbounce", "[]")
-    assert task_state(run_dag(dag), "wait") == "failed"
-    assert "job_ids is empty: pass a job id or a list of job ids" in "".join(capfd.readouterr())
+        sensor("neverbounce", str([[first], {"job_ids": [second]}]))
+    dagrun = run_dag(dag)
+    assert task_state(dagrun, "wait") == "success"
+    assert xcoms(dagrun, "wait")["return_value"]["job_ids"] == [first, second]

@@ -46,6 +46,24 @@ def test_an_explicit_empty_list_means_no_jobs_where_allowed(given: Any):
 
 
 @pytest.mark.parametrize(
+    "given",
+    [
+        [["1"], ["2", "3"]],
+        "[['1'], ['2', '3']]",
+        [{"job_ids": ["1"]}, {"job_ids": ["2", "3"]}, {"job_ids": []}],
+        str([{"vendor": "bouncer", "job_ids": ["1", "2"]}, {"job_ids": ["3"]}]),
+    ],
+)
+def test_the_job_ids_of_a_mapped_task_are_flattened(given: Any):
+    assert parse_job_ids(given) == ["1", "2", "3"]
+
+
+def test_a_dict_without_job_ids_inside_a_list_is_named():
+    with pytest.raises(ValueError, match="job_ids holds a dict without a 'job_ids' key"):
+        parse_job_ids([{"id": "1"}])
+
+
+@pytest.mark.parametrize(
     ("given", "what"),
     [
         (None, "None"),
