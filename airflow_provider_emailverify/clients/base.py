@@ -148,7 +148,9 @@ class BaseClient:
 
     vendor: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
-    #: Largest number of addresses one vendor job accepts; callers split bigger lists.
+    #: Largest number of addresses one vendor job accepts; callers split bigger lists. Clients
+    #: listing the ``max_rows_per_job`` extra take it from the connection (see
+    #: :class:`~airflow_provider_emailverify.clients.verification.VerificationClient`).
     max_job_size: ClassVar[int] = 100_000
     #: Whether :meth:`find_job` can find a job by name (makes job creation safe to retry).
     can_find_jobs: ClassVar[bool] = False

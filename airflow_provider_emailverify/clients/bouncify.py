@@ -33,7 +33,7 @@ from airflow_provider_emailverify.clients.streams import (
     int_or_none,
     multipart_body,
 )
-from airflow_provider_emailverify.clients.verification import VerificationClient
+from airflow_provider_emailverify.clients.verification import VerificationClient, job_limit_extras
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,
@@ -42,7 +42,6 @@ from airflow_provider_emailverify.exceptions import (
     JobCreationUncertainError,
     JobNotFoundError,
     JobNotReadyError,
-    PayloadTooLargeError,
 )
 from airflow_provider_emailverify.jobs import JobInfo, JobState
 from airflow_provider_emailverify.results import (
@@ -269,6 +268,8 @@ class BouncifyClient(VerificationClient):
     vendor: ClassVar[str] = VENDOR
     default_base_url: ClassVar[str] = "https://api.bouncify.io"
     max_job_size: ClassVar[int] = DEFAULT_MAX_ROWS
+    vendor_max_job_size: ClassVar[int | None] = VENDOR_MAX_ROWS
+    max_upload_bytes: ClassVar[int | None] = DEFAULT_MAX_UPLOAD_BYTES
     can_find_jobs: ClassVar[bool] = False
     connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
         "job_id_in_path": {
@@ -276,9 +277,9 @@ class BouncifyClient(VerificationClient):
             "description": "true (default): /v1/bulk/{job_id} as the vendor's samples; false: ?job_id= query",
             "schema": {"type": ["boolean", "null"]},
         },
-        "max_rows_per_job": extra_field("Rows per job", "default 200,000, at most 500,000", "integer"),
-        "max_upload_bytes": extra_field(
-            "Largest upload (bytes)", "default 10,000,000 ([ASSUMED] oversize answer: 400 Invalid file data)", "integer"
+        **job_limit_extras(
+            "default 200,000, at most 500,000",
+            "default 10,000,000 ([ASSUMED] oversize answer: 400 Invalid file data)",
         ),
         "verify_timeout_ms": extra_field("Single verify timeout (ms)", "30,000-180,000; vendor default 180,000", "integer"),
         "prepare_timeout": extra_field("Wait for list preparation (s)", "default 900", "number"),
@@ -293,9 +294,6 @@ class BouncifyClient(VerificationClient):
         super().__init__(**kwargs)
         extras = self.extras
         self.job_id_in_path = parse_bool(extras.get("job_id_in_path", True)) is not False
-        rows = int(extras.get("max_rows_per_job") or DEFAULT_MAX_ROWS)
-        self.max_job_size = min(VENDOR_MAX_ROWS, max(1, rows))  # type: ignore[misc]
-        self.max_upload_bytes = int(extras.get("max_upload_bytes") or DEFAULT_MAX_UPLOAD_BYTES)
         timeout_ms = extras.get("verify_timeout_ms")
         self.verify_timeout_ms = min(180_000, max(30_000, int(timeout_ms))) if timeout_ms not in (None, "") else None
         self.prepare_timeout = float(extras.get("prepare_timeout") or 900)
@@ -353,7 +351,7 @@ class BouncifyClient(VerificationClient):
         filename = (re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:100] if name else "emails") + ".csv"
         content_type, generate = multipart_body(
             {}, file_field="local_file", filename=filename, content_type="text/csv",
-            chunks=lambda: blocks(self._csv_lines(records, counter)),
+            chunks=lambda: blocks(self.limited_upload(self._csv_lines(records, counter))),
         )
         call = ApiCall("POST", "/v1/bulk", "bulk upload", parse=parse_job_id, headers={"Content-Type": content_type})
         job_id, _ = self.create_job_from(generate(), call, name=name)
@@ -431,16 +429,16 @@ class BouncifyClient(VerificationClient):
             vendor=VENDOR, http_status=err.http_status, vendor_message=err.vendor_message, job_id=job_id,
         )
 
-    def _csv_lines(self, records: Iterable[Any], counter: list[int]) -> Iterator[bytes]:
+    def _csv_lines(self, records: Iterable[Any], counter: list[int]) -> Iterator[tuple[int, bytes]]:
         """
-        The upload CSV record by record, refusing (before sending) a file over the byte limit.
-        Values are quoted as RFC 4180 asks, so commas, quotes and line breaks in an address or a
-        pass-through column reach Bouncify intact (a record may span lines).
+        The upload CSV record by record, as ``(record number, bytes)`` (the header goes with the
+        first record) for :meth:`limited_upload`. Values are quoted as RFC 4180 asks, so commas,
+        quotes and line breaks in an address or a pass-through column reach Bouncify intact (a
+        record may span lines).
         """
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         columns: list[str] | None = None
-        size = 0
         for index, record, email in checked_records(records, vendor=VENDOR, max_rows=self.max_job_size):
             record = record if isinstance(record, dict) else {"email": email}
             if columns is None:
@@ -450,15 +448,8 @@ class BouncifyClient(VerificationClient):
             line = buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-            size += len(line)
-            if size > self.max_upload_bytes:
-                raise PayloadTooLargeError(
-                    f"bouncify: the upload file passes the {self.max_upload_bytes}-byte limit at record {index}; "
-                    f"submit fewer or shorter records per job (max_rows_per_job extra)",
-                    vendor=VENDOR,
-                )
             counter[0] = index
-            yield line
+            yield index, line
 
     def start_job(self, job_id: str, *, wait_ready: bool = True) -> None:
         """

@@ -26,7 +26,7 @@ from airflow_provider_emailverify.clients.streams import (
     header_index,
     multipart_body,
 )
-from airflow_provider_emailverify.clients.verification import VerificationClient
+from airflow_provider_emailverify.clients.verification import VerificationClient, job_limit_extras
 from airflow_provider_emailverify.exceptions import (
     AuthenticationError,
     EmailVerificationError,
@@ -265,16 +265,23 @@ class EmailVerifierAppClient(VerificationClient):
     Extras ([ASSUMED] points of the spec, with its defaults): ``batch_path``
     (``/batch_process/``), ``progress_path`` (``/job_progress/``), ``results_path``
     (``/get_results/``), ``batch_file_field`` (``file``), ``job_id_field`` (``job_id``),
-    ``result_links_need_token`` (``false``: result files are fetched with a plain GET).
+    ``result_links_need_token`` (``false``: result files are fetched with a plain GET). The
+    vendor publishes no size limits, so ``max_rows_per_job`` (default 100,000) and
+    ``max_upload_bytes`` (default: no limit) are settings too.
 
     See :class:`~airflow_provider_emailverify.clients.base.BaseClient` for the other parameters.
     """
 
     vendor: ClassVar[str] = VENDOR
     default_base_url: ClassVar[str] = "https://api.evasrv.com"
+    #: No limits are published: rows per job and upload bytes are the extras' assumed defaults.
     max_job_size: ClassVar[int] = 100_000
     can_find_jobs: ClassVar[bool] = False
     connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
+        **job_limit_extras(
+            "[ASSUMED, no limit is published] default 100,000",
+            "[ASSUMED, no limit is published] default: none (the file is sent whatever its size)",
+        ),
         "batch_path": _assumed("batch_process path", "/batch_process/"),
         "progress_path": _assumed("Job Progress path", "/job_progress/"),
         "results_path": _assumed("Get Results path", "/get_results/"),
@@ -341,7 +348,8 @@ class EmailVerifierAppClient(VerificationClient):
         """
         Upload ``records`` as one file (one address per line) to batch_process; returns the job id.
         An address with a line break cannot be written to such a file: it is refused before
-        anything is sent (:class:`InvalidRequestError` naming the record).
+        anything is sent (:class:`InvalidRequestError` naming the record), and so is a file past
+        ``max_upload_bytes`` (:class:`PayloadTooLargeError` naming the record).
 
         The file is spooled first (a retry sends the same bytes) and the token part is prepended
         at send time, so it never lands in the spool. Retried only when the upload provably did
@@ -352,15 +360,15 @@ class EmailVerifierAppClient(VerificationClient):
         """
         counter = [0]
 
-        def lines() -> Iterator[bytes]:
+        def lines() -> Iterator[tuple[int, bytes]]:
             rows = checked_records(records, vendor=VENDOR, max_rows=self.max_job_size, one_per_line=True)
             for index, _, email in rows:
                 counter[0] = index
-                yield email.encode("utf-8") + b"\r\n"
+                yield index, email.encode("utf-8") + b"\r\n"
 
         content_type, generate = multipart_body(
             {}, file_field=self.settings["batch_file_field"], filename="emails.txt", content_type="text/plain",
-            chunks=lines,
+            chunks=lambda: self.limited_upload(lines()),
         )
         boundary = content_type.split("boundary=", 1)[1]
         token_part = (

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from airflow_provider_emailverify.clients.base import BaseClient
+from airflow_provider_emailverify.clients.base import BaseClient, extra_field
 from airflow_provider_emailverify.clients.streams import SpooledBody
 from airflow_provider_emailverify.exceptions import (
     EmailVerificationError,
     JobCreationUncertainError,
     JobNotFoundError,
+    PayloadTooLargeError,
     TransientError,
 )
 
@@ -38,13 +39,62 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def job_limit_extras(rows: str, upload: str) -> dict[str, dict[str, Any]]:
+    """
+    The ``max_rows_per_job`` and ``max_upload_bytes`` connection extras, described by ``rows``
+    and ``upload`` (defaults, vendor limits, whether they are assumed), for
+    :attr:`~airflow_provider_emailverify.clients.base.BaseClient.connection_extras`.
+    """
+    return {
+        "max_rows_per_job": extra_field("Rows per job", rows, "integer"),
+        "max_upload_bytes": extra_field("Largest upload (bytes)", upload, "integer"),
+    }
+
+
 class VerificationClient(BaseClient):
     """
     The operations every vendor client offers, in neutral terms (what the hooks call).
 
     :meth:`find_job` returns ``None`` for vendors that cannot search by name
     (:attr:`can_find_jobs` is ``False``).
+
+    Job limits: a client whose :attr:`connection_extras` list ``max_rows_per_job`` and
+    ``max_upload_bytes`` (:func:`job_limit_extras`) reads them from the connection. The class
+    attributes are the defaults: :attr:`max_job_size` rows, at most :attr:`vendor_max_job_size`;
+    :attr:`max_upload_bytes` per uploaded file, checked by :meth:`limited_upload` record by
+    record before anything is sent.
     """
+
+    #: The vendor's own cap on rows per job, bounding ``max_rows_per_job`` (``None``: none known).
+    vendor_max_job_size: ClassVar[int | None] = None
+    #: Largest uploaded file in bytes (``None``: no local limit).
+    max_upload_bytes: ClassVar[int | None] = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if "max_rows_per_job" in self.connection_extras and (rows := self.extras.get("max_rows_per_job")):
+            rows = max(1, int(rows))
+            self.max_job_size = min(rows, self.vendor_max_job_size or rows)  # type: ignore[misc]
+        if "max_upload_bytes" in self.connection_extras and (size := self.extras.get("max_upload_bytes")):
+            self.max_upload_bytes = max(1, int(size))  # type: ignore[misc]
+
+    def limited_upload(self, records: Iterable[tuple[int, bytes]]) -> Iterator[bytes]:
+        """
+        The bytes of an upload file from ``(record number, bytes)`` pairs, refusing a file past
+        :attr:`max_upload_bytes` with :class:`PayloadTooLargeError` naming the record, while the
+        file is being built, before anything is sent.
+        """
+        limit = self.max_upload_bytes
+        size = 0
+        for index, data in records:
+            size += len(data)
+            if limit is not None and size > limit:
+                raise PayloadTooLargeError(
+                    f"{self.vendor}: the upload file passes the {limit}-byte limit at record {index}; "
+                    f"submit fewer or shorter records per job (max_rows_per_job extra)",
+                    vendor=self.vendor,
+                )
+            yield data
 
     def submit_job(self, records: Iterable[dict[str, Any]], *, name: str | None = None) -> str:
         """Create (and start) one vendor job from records with an ``email`` key; returns the job id."""

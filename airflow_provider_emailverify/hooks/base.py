@@ -129,7 +129,14 @@ class EmailVerificationHook(BaseHook):
 
     @property
     def max_job_size(self) -> int:
-        return self.client_class().max_job_size
+        """
+        Addresses per vendor job: the connection's ``max_rows_per_job`` extra where the vendor's
+        client reads one (its limits are settings), else the vendor's fixed limit.
+        """
+        cls = self.client_class()
+        if "max_rows_per_job" in cls.connection_extras:
+            return self.client.max_job_size
+        return cls.max_job_size
 
     @property
     def can_find_jobs(self) -> bool:

@@ -46,11 +46,6 @@ class BouncifyHook(EmailVerificationHook):
     def bouncify(self) -> BouncifyClient:
         return self.client  # type: ignore[return-value]
 
-    @property
-    def max_job_size(self) -> int:
-        """Rows per job from the ``max_rows_per_job`` extra (default 200,000)."""
-        return self.client.max_job_size
-
     # -- vendor-only features -----------------------------------------------------------------------
     def start_job(self, job_id: str, *, wait_ready: bool = True) -> None:
         """Start verifying an uploaded list (the neutral submit already does this)."""

@@ -21,7 +21,9 @@ class EmailVerifierAppHook(EmailVerificationHook):
     the emulator).
 
     The batch API's URLs and field names are not published: they are extras whose defaults are
-    the spec's assumptions. The vendor has no balance endpoint (:meth:`get_credits` is ``None``)
+    the spec's assumptions. So are its size limits: jobs are at most ``max_rows_per_job`` rows
+    (default 100,000) and, when ``max_upload_bytes`` is set, an upload file past it is refused
+    before anything is sent. The vendor has no balance endpoint (:meth:`get_credits` is ``None``)
     and no way to cancel a job. Besides the neutral operations: :meth:`validate_form_email` and
     :meth:`get_result_links`.
 

@@ -27,7 +27,7 @@ from airflow_provider_emailverify.links import XCOM_JOB_URL, EmailVerificationJo
 from airflow_provider_emailverify.results import STATUSES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -149,6 +149,7 @@ class EmailVerificationOperator(BaseOperator):
             raise ValueError(f"max_job_size must be a positive number of addresses, not {max_job_size}")
         self.max_job_size = max_job_size
         self._job_ids: list[str] = []
+        self._delivered: frozenset[str] = frozenset()
         self._settled = False
         self._logged: dict[str, tuple[str, int]] = {}
 
@@ -172,10 +173,11 @@ class EmailVerificationOperator(BaseOperator):
         infos = [hook.get_job(job_id) for job_id in job_ids]
         self._log_states(hook, infos)
         if all(info.is_terminal for info in infos):
-            return self._finish(hook, infos)
+            return self._finish(context, hook, infos)
         if not self.wait_for_completion:
             self._settled = True
             self.log.info("Not waiting for completion: %s job(s) %s left running", hook.vendor, ", ".join(job_ids))
+            self._mark_delivered(context, hook, job_ids)
             return self._summary(hook, job_ids, infos, self._reported_counts(infos))
         if self.deferrable:
             from airflow_provider_emailverify.triggers.job import EmailVerificationJobTrigger
@@ -200,7 +202,7 @@ class EmailVerificationOperator(BaseOperator):
             raise
         except _WaitTimedOut as err:
             raise self._timed_out(context, hook, job_ids, str(err)) from None
-        return self._finish(hook, infos)
+        return self._finish(context, hook, infos)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger's event: fail on timeout or error, else finish as :meth:`execute` does."""
@@ -212,7 +214,7 @@ class EmailVerificationOperator(BaseOperator):
             raise self._timed_out(context, hook, self._job_ids, message)
         if status not in ("success", "failed"):
             raise AirflowException(f"Waiting for {hook.vendor} job(s) {', '.join(self._job_ids)} failed: {message}")
-        return self._finish(hook, [JobInfo.from_dict(data) for data in event["jobs"]])
+        return self._finish(context, hook, [JobInfo.from_dict(data) for data in event["jobs"]])
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Also cancel the jobs when ``execution_timeout`` ends the deferral."""
@@ -255,6 +257,7 @@ class EmailVerificationOperator(BaseOperator):
         ti = context["ti"]
         store = context.get("task_state_store")
         known = self._load_state(store, hook)
+        self._delivered = self._load_delivered(store, hook)
         base = self._base_name(context)
         # A first try cannot have created anything under this task instance's names yet.
         first_try = (getattr(ti, "try_number", None) or 1) <= 1
@@ -268,7 +271,7 @@ class EmailVerificationOperator(BaseOperator):
                 size = min(hook.max_job_size, self.max_job_size or hook.max_job_size)
                 for index, part in enumerate(batched(records, size)):
                     name = base if index == 0 else f"{base}-part{index + 1}"
-                    job_id = self._reattach(hook, name, known.get(name), search=not first_try)
+                    job_id = self._reattach(hook, name, known.get(name), search=not first_try, skip=self._delivered)
                     if job_id is None:
                         job_id = self._submit(hook, part, name)
                         self.log.info("Submitted %s job %s (%s)", hook.vendor, job_id, name)
@@ -303,12 +306,19 @@ class EmailVerificationOperator(BaseOperator):
             raise AirflowFailException(f"{err}. The task is not retried, so the list is not paid for twice.") from err
 
     def _reattach(
-        self, hook: EmailVerificationHook, name: str, remembered: str | None, *, search: bool = True
+        self,
+        hook: EmailVerificationHook,
+        name: str,
+        remembered: str | None,
+        *,
+        search: bool = True,
+        skip: Collection[str] = (),
     ) -> str | None:
         """
         The id of a live or completed job named ``name`` from an earlier try, else ``None``:
         the one the task state store remembers, else (where the vendor can search) the newest
-        job of that name. Failed, cancelled and deleted jobs do not count.
+        job of that name. Failed, cancelled and deleted jobs do not count, nor those in ``skip``
+        (jobs whose results a successful try already delivered: the task was cleared to run again).
         """
         from airflow_provider_emailverify.exceptions import JobNotFoundError
 
@@ -319,6 +329,12 @@ class EmailVerificationOperator(BaseOperator):
                 yield f"a {hook.vendor} search by name", str(found)
 
         for origin, job_id in candidates():
+            if job_id in skip:
+                self.log.info(
+                    "Job %s (from %s) delivered its results in an earlier successful run of this task: "
+                    "verifying the input again", job_id, origin,
+                )
+                continue
             try:
                 info = hook.get_job(job_id)
             except JobNotFoundError:
@@ -350,11 +366,31 @@ class EmailVerificationOperator(BaseOperator):
             return {}
         return {str(k): str(v) for k, v in (state.get("jobs") or {}).items()}
 
+    def _load_delivered(self, store: Any, hook: EmailVerificationHook) -> frozenset[str]:
+        """The jobs whose results a successful run of this task delivered (see :meth:`_mark_delivered`)."""
+        try:
+            state = store.get(STATE_KEY) if store is not None else None
+        except Exception:  # _load_state has said so already
+            return frozenset()
+        if not isinstance(state, dict) or state.get("vendor") != hook.vendor:
+            return frozenset()
+        return frozenset(str(job_id) for job_id in state.get("delivered") or ())
+
+    def _mark_delivered(self, context: Context, hook: EmailVerificationHook, job_ids: list[str]) -> None:
+        """
+        Record that this run succeeded with ``job_ids``: a retry after a failure reattaches to its
+        jobs, but a run after this one (the task was cleared) verifies the input again.
+        """
+        store = context.get("task_state_store")
+        self._delivered = self._delivered | set(job_ids)
+        self._save_state(store, hook, self._load_state(store, hook))
+
     def _save_state(self, store: Any, hook: EmailVerificationHook, known: dict[str, str]) -> None:
         if store is None:
             return
+        delivered = sorted(self._load_delivered(store, hook) | self._delivered)
         try:
-            store.set(STATE_KEY, {"vendor": hook.vendor, "jobs": dict(known)})
+            store.set(STATE_KEY, {"vendor": hook.vendor, "jobs": dict(known), "delivered": delivered})
         except Exception as err:  # the job exists either way; a retry may then submit it again
             self.log.warning("Could not record the job ids in the task state store: %s", err)
 
@@ -433,7 +469,7 @@ class EmailVerificationOperator(BaseOperator):
         return cancelled, kept
 
     # -- results ------------------------------------------------------------------------------------
-    def _finish(self, hook: EmailVerificationHook, infos: list[JobInfo]) -> dict[str, Any]:
+    def _finish(self, context: Context, hook: EmailVerificationHook, infos: list[JobInfo]) -> dict[str, Any]:
         from airflow_provider_emailverify.triggers.job import describe_failure, overall_state
 
         self._settled = True
@@ -443,6 +479,7 @@ class EmailVerificationOperator(BaseOperator):
         counts = self._final_counts(hook, infos)
         summary = self._report(self._summary(hook, [i.job_id for i in infos], infos, counts))
         self._check_quality(summary)
+        self._mark_delivered(context, hook, [i.job_id for i in infos])
         return summary
 
     def _reported_counts(self, infos: list[JobInfo]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from airflow_provider_emailverify.exceptions import (
     InvalidRequestError,
     JobNotFoundError,
     JobNotReadyError,
+    PayloadTooLargeError,
     TransientError,
 )
 from airflow_provider_emailverify.jobs import JobState
@@ -81,6 +82,24 @@ def test_batch_process_id_shapes(client, emulator, job_id_format):
     emulator.set_option(VENDOR, job_id_format=job_id_format)
     job_id = client.submit_job(records(["a@example.com"]))
     assert job_id and wait_for(client, job_id).state == JobState.COMPLETED
+
+
+def test_unpublished_size_limits_are_connection_extras(emulator):
+    """No limits are published: rows per job and upload bytes come from the connection, checked before sending."""
+    emulator.set_faults(rows_per_second=1_000_000)
+    assert EmailVerifierAppClient.max_job_size == 100_000
+    assert make_client(emulator).max_upload_bytes is None
+    client = make_client(emulator, max_rows_per_job=10)
+    assert client.max_job_size == 10
+    with pytest.raises(PayloadTooLargeError, match="more than 10 records"):
+        client.submit_job(records([f"u{i}@example.com" for i in range(11)]))
+    client = make_client(emulator, max_upload_bytes=100)
+    with pytest.raises(PayloadTooLargeError, match=r"the upload file passes the 100-byte limit at record 6;"):
+        client.submit_job(records([f"user{i}@example.com" for i in range(10)]))  # 19 bytes a line
+    assert emulator.stats()["jobs_created"].get(VENDOR, 0) == 0
+    job_id = client.submit_job(records([f"user{i}@example.com" for i in range(5)]))
+    assert wait_for(client, job_id).state == JobState.COMPLETED
+    assert make_client(emulator, max_rows_per_job=10_000_000).max_job_size == 10_000_000  # no vendor cap known
 
 
 def test_no_credits_endpoint_and_no_cancel(client, caplog):

@@ -46,6 +46,14 @@ def test_whole_lifecycle_through_the_hook(hook, emulator):
     assert emulator.stats()["jobs_created"]["emailverifierapp"] == 1
 
 
+def test_size_limits_are_connection_extras(emulator, monkeypatch):
+    assert {"max_rows_per_job", "max_upload_bytes"} <= set(conn_fields("emailverifierapp"))
+    use_connection(monkeypatch, emulator, "emailverifierapp")
+    assert (EmailVerifierAppHook().max_job_size, EmailVerifierAppHook().client.max_upload_bytes) == (100_000, None)
+    use_connection(monkeypatch, emulator, "emailverifierapp", max_rows_per_job=250_000, max_upload_bytes=5_000_000)
+    assert (EmailVerifierAppHook().max_job_size, EmailVerifierAppHook().client.max_upload_bytes) == (250_000, 5_000_000)
+
+
 def test_assumed_extras_reach_the_client(emulator, monkeypatch):
     use_connection(monkeypatch, emulator, "emailverifierapp", progress_path="/no_such_path/")
     ok, message = EmailVerifierAppHook().test_connection()

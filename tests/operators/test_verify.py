@@ -97,6 +97,21 @@ def test_splits_a_list_into_several_jobs_tracked_as_one(emulator_connections, re
     assert emulator_connections.stats()["jobs_created"] == {"neverbounce": 3}
 
 
+def test_rows_per_job_of_the_connection_split_the_list(emulator_connections, request, monkeypatch):
+    """Email Verifier App publishes no job size limit: the connection's max_rows_per_job extra sets it."""
+    emulator_connections.set_faults(**FAST)
+    conn = json.loads(emulator_connections.connection_json("emailverifierapp"))
+    monkeypatch.setenv("AIRFLOW_CONN_EMAILVERIFIERAPP_DEFAULT", json.dumps({**conn, "extra": {"max_rows_per_job": 4}}))
+    with make_dag(request.node.name) as dag:
+        verify_task("emailverifierapp")
+    dagrun = run_dag(dag)
+
+    assert task_state(dagrun, "verify") == "success"
+    summary = xcoms(dagrun, "verify")["return_value"]
+    assert len(summary["job_ids"]) == 2 and summary["counts"] == KNOWN_COUNTS  # 7 addresses, at most 4 a job
+    assert emulator_connections.stats()["jobs_created"] == {"emailverifierapp": 2}
+
+
 class DiesAfterSubmitting(EmailVerificationOperator):
     """The first try's worker dies right after the vendor accepted the jobs."""
 
@@ -292,7 +307,8 @@ def test_repeats_merged_by_bouncer_are_in_the_task_log(emulator_connections, req
     assert (summary["total"], summary["counts"]) == (len(KNOWN_LIST) + 2, KNOWN_COUNTS)
     (job_id,) = summary["job_ids"]
     note = "2 repeated addresses are merged by Bouncer: results hold one row per distinct address"
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [f"bouncer batch {job_id}: {note}"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"bouncer batch {job_id}: {note}"]
     assert hook_for("bouncer").get_job(job_id).message == note
 
 
