@@ -189,11 +189,21 @@ class BaseClient:
 
     # -- what subclasses provide ---------------------------------------------------------------
     def authenticate(self, call: ApiCall[T]) -> ApiCall[T]:
-        """Return ``call`` with the credentials added (header, query parameter or form field)."""
+        """
+        Return ``call`` with the credentials added (header, query parameter or form field).
+
+        It runs inside every attempt of ``call``: credentials that need a request of their own
+        (an OAuth token) are fetched with :meth:`call_once`, so the retry loop of ``call`` is the
+        only one. An error raised here is marked not sent (``call`` never left), so even a job
+        creation is retried.
+        """
         raise NotImplementedError
 
     async def aauthenticate(self, call: ApiCall[T], client: httpx.AsyncClient) -> ApiCall[T]:
-        """Async variant of :meth:`authenticate` (override when credentials need a request)."""
+        """
+        Async variant of :meth:`authenticate` (override when credentials need a request, made
+        with :meth:`acall_once` over ``client``).
+        """
         return self.authenticate(call)
 
     def check(self, call: ApiCall[Any], response: RawResponse) -> None:
@@ -288,11 +298,27 @@ class BaseClient:
             self._session.close()
             self._session = None
 
+    def _authenticated(self, call: ApiCall[T]) -> ApiCall[T]:
+        """:meth:`authenticate`, its errors marked as not sent (``call`` never left)."""
+        try:
+            return self.authenticate(call)
+        except EmailVerificationError as err:
+            err.sent = False  # type: ignore[attr-defined]
+            raise
+
+    async def _aauthenticated(self, call: ApiCall[T], client: httpx.AsyncClient) -> ApiCall[T]:
+        """:meth:`aauthenticate`, its errors marked as not sent (``call`` never left)."""
+        try:
+            return await self.aauthenticate(call, client)
+        except EmailVerificationError as err:
+            err.sent = False  # type: ignore[attr-defined]
+            raise
+
     def _send(self, call: ApiCall[Any], *, stream: bool = False) -> requests.Response:
         """One HTTP exchange; connection problems become :class:`TransientError` (``sent`` marked)."""
         import requests
 
-        authed = self.authenticate(call)
+        authed = self._authenticated(call)
         try:
             return self.session.request(
                 authed.method,
@@ -343,6 +369,13 @@ class BaseClient:
     def call(self, call: ApiCall[T]) -> T:
         """Run ``call`` with retries and return its parsed result."""
         return self._run_with_retries(call, lambda: call.parse(self.fetch(call).body))
+
+    def call_once(self, call: ApiCall[T]) -> T:
+        """
+        Run ``call`` once, without retries, and return its parsed result: for a request made
+        inside an attempt of another call (credentials), whose retry loop retries it.
+        """
+        return call.parse(self.fetch(call).body)
 
     def stream_lines(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[str]:
         """
@@ -449,11 +482,38 @@ class BaseClient:
             headers={"User-Agent": "airflow-provider-emailverify"},
         )
 
+    async def afetch(self, call: ApiCall[Any], client: httpx.AsyncClient) -> RawResponse:
+        """Async :meth:`fetch` over ``client``: send ``call`` once, decode and check the answer (no retry)."""
+        import httpx
+
+        authed = await self._aauthenticated(call, client)
+        try:
+            body = authed.body()
+            response = await client.request(
+                authed.method,
+                self.url(authed),
+                params=authed.params,
+                data=authed.data,
+                json=authed.json,
+                content=body if body is None or isinstance(body, bytes) else b"".join(body),
+                headers=authed.headers or None,
+                timeout=httpx.Timeout(authed.read_timeout or self.read_timeout, connect=self.connect_timeout),
+            )
+        except httpx.ConnectError as err:
+            raise _transient(self, call, err, sent=False) from None
+        except httpx.HTTPError as err:
+            raise _transient(self, call, err, sent=True) from None
+        raw = self.decode(response.status_code, dict(response.headers), response.content)
+        self.check(call, raw)
+        return raw
+
+    async def acall_once(self, call: ApiCall[T], client: httpx.AsyncClient) -> T:
+        """Async :meth:`call_once` over ``client``: one try, for a request inside another call's attempt."""
+        return call.parse((await self.afetch(call, client)).body)
+
     async def acall(self, call: ApiCall[T], client: httpx.AsyncClient | None = None) -> T:
         """Async :meth:`call` over ``client`` (a new one for this call when omitted)."""
         import asyncio
-
-        import httpx
 
         own = client is None
         client = client or self.async_client()
@@ -462,28 +522,7 @@ class BaseClient:
             while True:
                 attempt += 1
                 try:
-                    authed = await self.aauthenticate(call, client)
-                    try:
-                        body = authed.body()
-                        response = await client.request(
-                            authed.method,
-                            self.url(authed),
-                            params=authed.params,
-                            data=authed.data,
-                            json=authed.json,
-                            content=body if body is None or isinstance(body, bytes) else b"".join(body),
-                            headers=authed.headers or None,
-                            timeout=httpx.Timeout(
-                                authed.read_timeout or self.read_timeout, connect=self.connect_timeout
-                            ),
-                        )
-                    except httpx.ConnectError as err:
-                        raise _transient(self, call, err, sent=False) from None
-                    except httpx.HTTPError as err:
-                        raise _transient(self, call, err, sent=True) from None
-                    raw = self.decode(response.status_code, dict(response.headers), response.content)
-                    self.check(call, raw)
-                    return call.parse(raw.body)
+                    return await self.acall_once(call, client)
                 except EmailVerificationError as err:
                     sent = getattr(err, "sent", True)
                     if attempt >= self.retry.attempts or not self._is_retryable(call, err, sent=sent):

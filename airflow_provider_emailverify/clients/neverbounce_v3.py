@@ -4,8 +4,10 @@ NeverBounce v3 client (deprecated API, still served; specs/neverbounce.md sectio
 
 Every call is a form-encoded ``POST`` carrying an OAuth ``access_token``, obtained from
 ``/v3/access_token`` with HTTP Basic auth (API username : API secret) and cached until shortly
-before it expires. A call answered ``{"success": false, "msg": "Authentication failed"}`` gets
-one new token and is replayed once (what the vendor's own v3 clients do).
+before it expires. The token is fetched inside an attempt of the call that needs it, with one
+request: the call's own retries cover it, so an outage costs no more requests than for any other
+call. A call answered ``{"success": false, "msg": "Authentication failed"}`` gets one new token
+and is replayed once (what the vendor's own v3 clients do).
 """
 
 from __future__ import annotations
@@ -350,9 +352,14 @@ class NeverBounceV3Client(VerificationClient):
         return self._token if self._token and time.monotonic() < self._token_expires else None
 
     def token(self) -> str:
-        """A valid access token, fetched when none is cached or the cached one is about to expire."""
+        """
+        A valid access token, fetched when none is cached or the cached one is about to expire.
+
+        One request, not retried here: this runs inside an attempt of the call the token is for
+        (:meth:`authenticate`), whose retry loop retries it.
+        """
         with self._lock:
-            return self._fresh_token() or self._store_token(*self.call(self.token_call()))
+            return self._fresh_token() or self._store_token(*self.call_once(self.token_call()))
 
     def invalidate_token(self) -> None:
         self._token, self._token_expires = None, 0.0
@@ -372,8 +379,8 @@ class NeverBounceV3Client(VerificationClient):
         if call.endpoint == "access_token":
             return call
         token = self._fresh_token()
-        if token is None:
-            token = self._store_token(*await super().acall(self.token_call(), client))
+        if token is None:  # one request, retried by the loop of ``call`` (see :meth:`token`)
+            token = self._store_token(*await self.acall_once(self.token_call(), client))
         return self._with_token(call, token)
 
     # -- one replay after a rejected token ------------------------------------------------------------
@@ -385,13 +392,13 @@ class NeverBounceV3Client(VerificationClient):
             self.invalidate_token()
             return super().fetch(call)
 
-    async def acall(self, call: ApiCall[Any], client: httpx.AsyncClient | None = None) -> Any:
+    async def afetch(self, call: ApiCall[Any], client: httpx.AsyncClient) -> RawResponse:
         try:
-            return await super().acall(call, client)
+            return await super().afetch(call, client)
         except _TokenRejected:
             log.info("NeverBounce v3 %s: token rejected, renewing it once", call.endpoint)
             self.invalidate_token()
-            return await super().acall(call, client)
+            return await super().afetch(call, client)
 
     def stream_lines(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[str]:
         lines = super().stream_lines(call, chunk_size=chunk_size)

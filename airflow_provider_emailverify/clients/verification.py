@@ -160,7 +160,8 @@ class VerificationClient(BaseClient):
         """
         Run a job-creating ``call`` so that a retry never pays twice: when the request may have
         reached the vendor and failed, look the job up by ``name`` before trying again (vendors
-        that can search); otherwise retry only failures that surely did not reach the vendor.
+        that can search). Failures that surely did not reach the vendor are retried by
+        :meth:`call` itself: one that comes out of it has used up the retries, and is raised.
         """
         attempt = 0
         while True:
@@ -168,15 +169,14 @@ class VerificationClient(BaseClient):
             try:
                 return self.call(call)
             except TransientError as err:
-                if attempt >= self.retry.attempts:
+                if attempt >= self.retry.attempts or not getattr(err, "sent", True):
                     raise
-                if getattr(err, "sent", True):
-                    if not (self.can_find_jobs and name):
-                        raise
-                    found = self.find_job(name)
-                    if found is not None:
-                        log.info("%s job %r was created before the error: %s", self.vendor, name, found)
-                        return found
+                if not (self.can_find_jobs and name):
+                    raise
+                found = self.find_job(name)
+                if found is not None:
+                    log.info("%s job %r was created before the error: %s", self.vendor, name, found)
+                    return found
                 delay = self.retry.wait(attempt, err)
                 log.warning("%s create job %r: %s; retry in %.1fs", self.vendor, name, err, delay)
                 time.sleep(delay)

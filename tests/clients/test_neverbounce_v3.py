@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from airflow_provider_emailverify.clients.base import RetryPolicy
 from airflow_provider_emailverify.clients.neverbounce_v3 import NeverBounceV3Client
-from airflow_provider_emailverify.exceptions import AuthenticationError, InsufficientCreditsError, JobNotFoundError
+from airflow_provider_emailverify.exceptions import (
+    AuthenticationError,
+    InsufficientCreditsError,
+    JobNotFoundError,
+    TransientError,
+)
 from airflow_provider_emailverify.jobs import JobState
 from tests.clients.neverbounce_cases import COUNTS, FAST_RETRY, VERDICTS, expected, neutral, records, wait_for
 from tests.clients.vendor_cases import MULTILINE_EMAILS, check_values_spanning_lines
@@ -17,12 +24,18 @@ from tests.clients.vendor_cases import MULTILINE_EMAILS, check_values_spanning_l
 USERNAME = "emuluser"
 
 
-def make_client(emulator, *, secret: str | None = None, **extras) -> NeverBounceV3Client:
+#: A few quick tries, so that tries squared would stand out.
+OUTAGE_RETRY = RetryPolicy(attempts=4, initial=0.001, maximum=0.01)
+
+
+def make_client(
+    emulator, *, secret: str | None = None, retry: RetryPolicy = FAST_RETRY, **extras
+) -> NeverBounceV3Client:
     return NeverBounceV3Client(
         username=USERNAME,
         api_key=emulator.api_key if secret is None else secret,
         base_url=emulator.base_url("neverbounce_v3"),
-        retry=FAST_RETRY,
+        retry=retry,
         extras=extras,
     )
 
@@ -30,6 +43,12 @@ def make_client(emulator, *, secret: str | None = None, **extras) -> NeverBounce
 def v3_requests(emulator, endpoint: str) -> int:
     counters = emulator.stats()["requests"].get("neverbounce_v3", {})
     return sum(n for path, n in counters.items() if path.rstrip("/").endswith("/" + endpoint))
+
+
+def requests_made(emulator) -> int:
+    """Every request the emulator got: those its endpoints answered and those answered by a fault."""
+    stats = emulator.stats()
+    return sum(stats["faults"].values()) + sum(n for paths in stats["requests"].values() for n in paths.values())
 
 
 @pytest.mark.parametrize("email", list(VERDICTS))
@@ -179,3 +198,49 @@ def test_bulk_answer_labelled_text_html(client, emulator):
     emulator.set_option("neverbounce_v3", bulk_content_type="text/html")
     job_id = client.submit_job(["ok@example.com"])
     assert wait_for(client, job_id).state == JobState.COMPLETED
+
+
+async def _async_status(v3: NeverBounceV3Client) -> None:
+    await v3.aget_job("1")
+
+
+OUTAGE_CALLS = {
+    "sync": lambda v3: v3.get_credits(),
+    "async": lambda v3: asyncio.run(_async_status(v3)),
+    "job creation": lambda v3: v3.submit_job(["ok@example.com"], name="v3-outage"),
+}
+
+
+@pytest.mark.parametrize("operation", list(OUTAGE_CALLS))
+def test_an_outage_costs_one_request_per_try_token_included(emulator, operation):
+    """The token is fetched inside each try of the call, not with tries of its own: tries, not tries squared."""
+    v3 = make_client(emulator, retry=OUTAGE_RETRY)
+    emulator.set_faults(error_rate=1.0, seed=1)
+    with pytest.raises(TransientError) as caught:
+        OUTAGE_CALLS[operation](v3)
+    assert "access_token" in caught.value.message
+    assert emulator.stats()["faults"]["error"] == requests_made(emulator) == OUTAGE_RETRY.attempts
+    assert emulator.stats()["jobs_created"].get("neverbounce_v3", 0) == 0
+    emulator.set_faults(error_rate=0.0)
+    assert v3.get_credits() == 1_000_000  # the same client works once the vendor is back
+    assert v3_requests(emulator, "access_token") == 1
+
+
+def test_an_outage_of_the_call_after_the_token_costs_one_request_per_try(client, emulator):
+    client.get_credits()
+    emulator.reset()
+    emulator.set_faults(error_rate=1.0, seed=1)
+    with pytest.raises(TransientError):
+        client.get_credits()
+    assert requests_made(emulator) == client.retry.attempts  # the cached token is used by every try
+
+
+async def test_async_rejected_token_is_renewed_once_and_the_call_replayed(client, emulator):
+    emulator.set_option("neverbounce_v3", token_ttl=1)
+    client.get_credits()
+    client._token_expires = time.monotonic() + 3600  # the client believes the token is still good
+    time.sleep(1.2)
+    account = await client.acall(client.endpoint_call("account"))
+    assert account["credits"] == "1000000"
+    assert v3_requests(emulator, "access_token") == 2
+    assert v3_requests(emulator, "account") == 3  # the sync call, the rejected one, then its replay
