@@ -154,6 +154,10 @@ class BaseClient:
     max_job_size: ClassVar[int] = 100_000
     #: Whether :meth:`find_job` can find a job by name (makes job creation safe to retry).
     can_find_jobs: ClassVar[bool] = False
+    #: Whether :meth:`cancel_job` ends a job *completed* with what was verified so far (Bouncer's
+    #: "finish"), rather than cancelled: a later reader of the job cannot tell its results are
+    #: partial, so a killed task leaves such jobs running (see the verification operator).
+    cancel_keeps_partial_results: ClassVar[bool] = False
     #: Connection form: the extras this client reads (name -> {label, description, schema}) and
     #: the labels of the password and login fields (``login_label`` ``None``: no login). Plain
     #: data, so provider info can describe the form without importing Airflow.

@@ -284,6 +284,7 @@ class BouncerClient(VerificationClient):
     default_base_url: ClassVar[str] = "https://api.usebouncer.com"
     max_job_size: ClassVar[int] = MAX_BATCH
     can_find_jobs: ClassVar[bool] = False
+    cancel_keeps_partial_results: ClassVar[bool] = True
     connection_extras: ClassVar[dict[str, dict[str, Any]]] = {
         "download_format": extra_field(
             "Results download format",

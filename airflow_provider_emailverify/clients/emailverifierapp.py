@@ -420,8 +420,14 @@ class EmailVerifierAppClient(VerificationClient):
         raise InvalidRequestError("Email Verifier App has no endpoint to cancel or delete a job", vendor=VENDOR)
 
     def cancel_job(self, job_id: str) -> None:
-        """Email Verifier App cannot cancel or delete a job: logged, nothing sent."""
-        log.warning("emailverifierapp job %s cannot be cancelled: the vendor has no such endpoint", job_id)
+        """
+        Email Verifier App cannot cancel or delete a job: nothing is sent, and the error says the
+        job keeps running (and is paid for), so no caller takes it for cancelled.
+        """
+        raise InvalidRequestError(
+            f"emailverifierapp job {job_id} cannot be cancelled (the API has no such endpoint): it keeps running",
+            vendor=VENDOR,
+        )
 
     async def acancel_job(self, job_id: str, client: httpx.AsyncClient | None = None) -> None:
         self.cancel_job(job_id)

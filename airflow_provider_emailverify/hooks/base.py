@@ -143,6 +143,11 @@ class EmailVerificationHook(BaseHook):
         return self.client_class().can_find_jobs
 
     @property
+    def cancel_keeps_partial_results(self) -> bool:
+        """Whether cancelling completes a job with partial results (see the client's attribute)."""
+        return self.client_class().cancel_keeps_partial_results
+
+    @property
     def exact_job_counts(self) -> bool:
         """Whether ``JobInfo.counts`` match the neutral statuses of the results exactly."""
         return getattr(self.client_class(), "exact_job_counts", True)

@@ -232,13 +232,25 @@ class EmailVerificationOperator(BaseOperator):
         Cancel the unfinished remote jobs when the worker kills the task; never raises.
 
         Runs in a signal handler, so it only talks to the vendor: the task state store keeps the
-        job ids, and a later try finds the cancelled jobs (and submits anew) or, on a vendor whose
-        "cancel" finishes a job early (Bouncer), reattaches to what was verified before the kill.
+        job ids, and a later try finds the cancelled jobs and submits anew. Where cancelling
+        completes a job with what was verified so far (Bouncer's "finish"), nothing here could
+        record that, and a later try would take the partial results for the whole list: such
+        jobs are left running (a retry reattaches to them), and the log says how to stop them.
         """
-        if self._job_ids and not self._settled:
-            self._settled = True
-            self.log.info("Task killed: cancelling %s job(s) %s", self.hook.vendor, ", ".join(self._job_ids))
-            self._cancel(self.hook, self._job_ids)
+        if not self._job_ids or self._settled:
+            return
+        self._settled = True
+        hook = self.hook
+        if hook.cancel_keeps_partial_results:
+            self.log.warning(
+                "Task killed: %s job(s) %s left running, since stopping them early would leave results a "
+                "retry cannot tell from complete ones; a retry reattaches to them. To stop spending, finish "
+                "them with %s(conn_id=%r).finish_job(job_id)",
+                hook.vendor, ", ".join(self._job_ids), type(hook).__name__, self.conn_id,
+            )
+            return
+        self.log.info("Task killed: cancelling %s job(s) %s", hook.vendor, ", ".join(self._job_ids))
+        self._cancel(hook, self._job_ids)
 
     # -- submission and reattachment ----------------------------------------------------------------
     def _base_name(self, context: Context) -> str:

@@ -213,7 +213,16 @@ class EmailVerificationJobTrigger(BaseTrigger):
         """Cancel the jobs when a user kills the deferred task (Airflow 3.3+; never on timeout or restart)."""
         if not self.cancel_on_kill:
             return
-        await cancel_jobs_async(await self._hook(), self.job_ids, log=self.log)
+        hook = await self._hook()
+        if hook.cancel_keeps_partial_results:
+            # Cancelling would complete the jobs with partial results that a later try of the task
+            # could not tell from complete ones (see the verification operator's on_kill).
+            self.log.warning(
+                "Deferred task killed: %s job(s) %s left running (a retry reattaches to them)",
+                hook.vendor, ", ".join(self.job_ids),
+            )
+            return
+        await cancel_jobs_async(hook, self.job_ids, log=self.log)
 
 
 async def cancel_jobs_async(hook: EmailVerificationHook, job_ids: list[str], *, log: Any) -> None:

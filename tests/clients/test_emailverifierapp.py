@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 
 import pytest
@@ -102,12 +101,12 @@ def test_unpublished_size_limits_are_connection_extras(emulator):
     assert make_client(emulator, max_rows_per_job=10_000_000).max_job_size == 10_000_000  # no vendor cap known
 
 
-def test_no_credits_endpoint_and_no_cancel(client, caplog):
+def test_no_credits_endpoint_and_no_cancel(client, emulator):
     assert client.get_credits() is None
     job_id = client.submit_job(records(["a@example.com"]))
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(InvalidRequestError, match=f"emailverifierapp job {job_id} cannot be cancelled"):
         client.cancel_job(job_id)
-    assert "cannot be cancelled" in caplog.text
+    assert wait_for(client, job_id).state == JobState.COMPLETED  # nothing was sent: it ran on
 
 
 @pytest.mark.parametrize("good", [True, False])
@@ -192,7 +191,8 @@ async def test_async_status_and_cancel(emulator):
     async with client.async_client() as http:
         info = await client.aget_job(job_id, http)
         assert info.job_id == job_id
-        await client.acancel_job(job_id, http)  # no vendor endpoint: logged only
+        with pytest.raises(InvalidRequestError, match="cannot be cancelled"):
+            await client.acancel_job(job_id, http)  # no vendor endpoint
         with pytest.raises(JobNotFoundError):
             await client.aget_job("999999", http)
     assert wait_for(client, job_id).state == JobState.COMPLETED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_emailverify.exceptions import InvalidRequestError
 from airflow_provider_emailverify.hooks.base import EmailVerificationHook, get_hook_class
 from airflow_provider_emailverify.hooks.emailverifierapp import EmailVerifierAppHook
 from airflow_provider_emailverify.jobs import JobState
@@ -42,7 +43,8 @@ def test_whole_lifecycle_through_the_hook(hook, emulator):
     assert sorted((row.email, neutral(row)) for row in rows) == sorted(EVA_BATCH.items())
     assert neutral(hook.verify_email("x@catchall.test")) == EVA_SINGLE["x@catchall.test"]
     assert hook.validate_form_email("info@gmail.com", ev_score=True).is_role is True
-    hook.cancel_job(job_id)  # the vendor has no cancel: logged only
+    with pytest.raises(InvalidRequestError, match="cannot be cancelled .*: it keeps running"):
+        hook.cancel_job(job_id)  # the vendor has no cancel: no caller may take the job for cancelled
     assert emulator.stats()["jobs_created"]["emailverifierapp"] == 1
 
 
@@ -71,4 +73,5 @@ def test_test_connection(emulator, monkeypatch, good):
 async def test_async_status_and_cancel_through_the_hook(hook):
     job_id = hook.submit_job(records(["a@example.com"]))
     assert (await hook.aget_job(job_id)).job_id == job_id
-    await hook.acancel_job(job_id)
+    with pytest.raises(InvalidRequestError, match="cannot be cancelled"):
+        await hook.acancel_job(job_id)

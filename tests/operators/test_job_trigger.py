@@ -144,13 +144,23 @@ async def test_keeps_failing_polls_bounded(emulator_connections, monkeypatch):
     assert event["message"].startswith("3 polls in a row failed")
 
 
-async def test_on_kill_cancels_the_remote_jobs(emulator_connections):
-    """Airflow 3.3 calls it when a user marks the deferred task failed (Bouncer: finish the batch early)."""
+async def test_on_kill_tries_to_cancel_the_remote_jobs(emulator_connections, capfd):
+    """Airflow 3.3 calls it when a user marks the deferred task failed; NeverBounce refuses to delete a running job."""
+    emulator_connections.set_faults(rows_per_second=1)
+    job_ids = [submit("neverbounce"), submit("neverbounce")]
+    await make_trigger("neverbounce", job_ids).on_kill()
+    assert emulator_connections.stats()["requests"]["neverbounce"]["/v4.2/jobs/delete"] == 2
+    assert "".join(capfd.readouterr()).count("Could not cancel neverbounce job") == 2
+
+
+async def test_on_kill_leaves_bouncer_batches_running(emulator_connections, capfd):
+    """Bouncer's cancel completes a batch with partial results, which a retry would reattach to as whole."""
     emulator_connections.set_faults(rows_per_second=1)
     job_ids = [submit("bouncer"), submit("bouncer")]
     await make_trigger("bouncer", job_ids).on_kill()
-    assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] >= 2
-    assert all(hook_for("bouncer").get_job(job_id).is_terminal for job_id in job_ids)
+    assert "/v1.1/email/verify/batch/{batchId}/finish" not in emulator_connections.stats()["requests"]["bouncer"]
+    assert not any(hook_for("bouncer").get_job(job_id).is_terminal for job_id in job_ids)
+    assert f"bouncer job(s) {', '.join(job_ids)} left running" in "".join(capfd.readouterr())
 
 
 async def test_on_kill_leaves_jobs_it_does_not_own(emulator_connections):

@@ -223,18 +223,37 @@ def test_execution_timeout_while_polling_cancels_the_job(emulator_connections, r
     assert f"Cancelling bouncer job(s) {job_id} after execution_timeout" in failure_text(capfd)
 
 
-def test_on_kill_cancels_the_jobs_it_submitted(emulator_connections):
-    """What the worker calls on SIGTERM (a user marked the running task failed)."""
+def test_on_kill_tries_to_cancel_the_jobs_it_submitted(emulator_connections, capfd):
+    """What the worker calls on SIGTERM; Email Verifier App cannot cancel, and the log says so."""
     emulator_connections.set_faults(rows_per_second=1)
-    operator = verify_task("bouncer")
+    operator = verify_task("emailverifierapp")
     job_id = operator.hook.submit_job([{"email": e} for e in KNOWN_LIST], name="killed")
     operator._job_ids = [job_id]  # what execute had recorded when the signal came
 
     operator.on_kill()
-
-    assert hook_for("bouncer").get_job(job_id).is_terminal
     operator.on_kill()  # a second signal changes nothing
-    assert emulator_connections.stats()["requests"]["bouncer"]["/v1.1/email/verify/batch/{batchId}/finish"] >= 1
+
+    lines = [line for line in "".join(capfd.readouterr()).splitlines() if "ancel" in line]
+    assert len(lines) == 2
+    assert f"Task killed: cancelling emailverifierapp job(s) {job_id}" in lines[0]
+    assert f"Could not cancel emailverifierapp job {job_id}: emailverifierapp job {job_id} cannot be cancelled" in lines[1]
+    assert "it keeps running" in lines[1]
+
+
+def test_on_kill_leaves_a_bouncer_batch_running(emulator_connections, capfd):
+    """Finishing it early would complete it with partial results that a retry would take as whole."""
+    emulator_connections.set_faults(rows_per_second=1)
+    operator = verify_task("bouncer")
+    job_id = operator.hook.submit_job([{"email": e} for e in KNOWN_LIST], name="killed")
+    operator._job_ids = [job_id]
+
+    operator.on_kill()
+
+    assert not hook_for("bouncer").get_job(job_id).is_terminal
+    assert "/v1.1/email/verify/batch/{batchId}/finish" not in emulator_connections.stats()["requests"]["bouncer"]
+    text = "".join(capfd.readouterr())
+    assert f"bouncer job(s) {job_id} left running" in text
+    assert "BouncerHook(conn_id='bouncer_default').finish_job(job_id)" in text
 
 
 def test_an_uncertain_creation_fails_without_a_retry_that_could_pay_twice(emulator_connections, request, capfd):
