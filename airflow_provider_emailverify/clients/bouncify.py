@@ -513,8 +513,9 @@ class BouncifyClient(VerificationClient):
     def cancel_job(self, job_id: str) -> None:
         """
         Make sure an unstarted list never costs anything: a list that is preparing or ready is
-        deleted. Bouncify cannot stop a list that is verifying (logged as a warning); a finished
-        list is left alone (:meth:`delete_job` removes it).
+        deleted. Bouncify cannot stop a list that is verifying: that raises
+        :class:`InvalidRequestError` saying it keeps running; a finished list is left alone
+        (:meth:`delete_job` removes it).
         """
         try:
             info = self.get_job(job_id)
@@ -546,7 +547,11 @@ class BouncifyClient(VerificationClient):
         if info.vendor_status.lower() == "ready":
             return True
         if info.state is JobState.RUNNING:
-            log.warning("bouncify list %s is verifying; Bouncify cannot stop a started list", job_id)
+            # Raised, not logged: a caller must not take the list for cancelled (and submit anew).
+            raise InvalidRequestError(
+                f"bouncify list {job_id} is verifying: Bouncify cannot stop a started list, it keeps running",
+                vendor=VENDOR,
+            )
         else:
             log.info("bouncify list %s is %s; nothing to cancel", job_id, info.vendor_status)
         return False

@@ -135,7 +135,8 @@ def test_state_errors_while_verifying(emulator):
     with pytest.raises(JobNotReadyError, match="cannot be deleted"):
         client.delete_job(job_id)
     client.start_job(job_id)  # "Verification has already started." is not an error
-    client.cancel_job(job_id)  # Bouncify cannot stop a verifying list: a warning, no error
+    with pytest.raises(InvalidRequestError, match=f"bouncify list {job_id} is verifying: .* it keeps running"):
+        client.cancel_job(job_id)  # Bouncify cannot stop a verifying list: no caller may take it for cancelled
     assert client.get_job(job_id).state == JobState.RUNNING
 
 
@@ -198,7 +199,8 @@ async def test_async_status_and_cancel(emulator):
     async with client.async_client() as http:
         info = await client.aget_job(job_id, http)
         assert (info.job_id, info.state, info.total) == (job_id, JobState.RUNNING, 100)
-        await client.acancel_job(job_id, http)  # verifying: cannot be stopped, logged
+        with pytest.raises(InvalidRequestError, match="cannot stop a started list"):
+            await client.acancel_job(job_id, http)  # verifying: cannot be stopped
         emulator.set_faults(rows_per_second=1_000_000)
     assert wait_for(client, job_id).state == JobState.COMPLETED
     async with client.async_client() as http:

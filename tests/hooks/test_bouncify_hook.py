@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_emailverify.exceptions import JobNotFoundError
+from airflow_provider_emailverify.exceptions import InvalidRequestError, JobNotFoundError
 from airflow_provider_emailverify.hooks.base import EmailVerificationHook, get_hook_class
 from airflow_provider_emailverify.hooks.bouncify import BouncifyHook
 from airflow_provider_emailverify.jobs import JobState
@@ -65,7 +65,8 @@ async def test_async_status_and_cancel_through_the_hook(hook, emulator):
     job_id = hook.submit_job(records([f"user{i}@example.com" for i in range(100)]))
     info = await hook.aget_job(job_id)
     assert (info.job_id, info.state) == (job_id, JobState.RUNNING)
-    await hook.acancel_job(job_id)  # verifying lists cannot be stopped: logged, no error
+    with pytest.raises(InvalidRequestError, match="cannot stop a started list, it keeps running"):
+        await hook.acancel_job(job_id)  # verifying lists cannot be stopped
     emulator.set_faults(rows_per_second=1_000_000)
     assert wait_for(hook, job_id).state == JobState.COMPLETED
 
