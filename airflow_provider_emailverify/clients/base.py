@@ -14,6 +14,8 @@ and the redaction of secrets. The neutral operations the hooks call are
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import random
@@ -34,6 +36,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Set while :meth:`BaseClient.iter_restartable` reads a download: the stream is then opened with
+#: one request, and the restart loop is the only retry loop of the whole download.
+_OPEN_ONCE: contextvars.ContextVar[bool] = contextvars.ContextVar("emailverify_open_once", default=False)
+_END = object()
+
+
+@contextlib.contextmanager
+def _opening_once() -> Iterator[None]:
+    """Streams opened (or read) within: one request per open, no retry loop of their own."""
+    reset = _OPEN_ONCE.set(True)
+    try:
+        yield
+    finally:
+        _OPEN_ONCE.reset(reset)
 
 #: Query/form parameter names whose values are secrets, whatever the vendor.
 SECRET_PARAMS = ("key", "apikey", "api_key", "access_token", "user_API_token", "token", "secret")
@@ -387,7 +404,8 @@ class BaseClient:
         keeps its line break (:func:`~.streams.iter_lines`), so :func:`~.streams.iter_csv` can
         read quoted fields that span lines.
 
-        The opening request is retried; a break mid-stream raises :class:`TransientError` to the
+        The opening request is retried (inside :meth:`iter_restartable`, it is one request, and
+        the restart loop retries it); a break mid-stream raises :class:`TransientError` to the
         caller, which restarts through :meth:`iter_restartable`.
         """
         return iter_lines(self._stream(call, error_status=400, json_is_error=True, chunk_size=chunk_size))
@@ -408,8 +426,9 @@ class BaseClient:
         Raw byte chunks of a streamed download, without holding the body (for formats that are
         not line-based, e.g. a JSON array parsed with :func:`~.streams.iter_json_array`).
 
-        Like :meth:`stream_lines`, the opening request is retried and a break mid-stream raises
-        :class:`TransientError`. An error status is mapped through :meth:`check`.
+        Like :meth:`stream_lines`, the opening request is retried (once per restart inside
+        :meth:`iter_restartable`) and a break mid-stream raises :class:`TransientError`. An error
+        status is mapped through :meth:`check`.
 
         :param json_body: the download itself is JSON (a JSON answer is then not an error).
         """
@@ -419,9 +438,11 @@ class BaseClient:
         self, call: ApiCall[Any], *, error_status: int, json_is_error: bool, chunk_size: int
     ) -> Iterator[bytes]:
         """
-        The body of ``call`` in chunks, never held whole. The opening request is retried; an
-        answer with a status from ``error_status`` up (or JSON, when ``json_is_error``) is read
-        and mapped through :meth:`check`; a break mid-stream raises :class:`TransientError`.
+        The body of ``call`` in chunks, never held whole. The opening request is retried, except
+        inside :meth:`iter_restartable`, where it is sent once and a failure goes to the restart
+        loop (one retry budget per download); an answer with a status from ``error_status`` up
+        (or JSON, when ``json_is_error``) is read and mapped through :meth:`check`; a break
+        mid-stream raises :class:`TransientError`.
         """
         import requests
 
@@ -441,7 +462,7 @@ class BaseClient:
                 )
             return response
 
-        response = self._run_with_retries(call, open_stream)
+        response = open_stream() if _OPEN_ONCE.get() else self._run_with_retries(call, open_stream)
         try:
             yield from response.iter_content(chunk_size=chunk_size)
         except requests.RequestException as err:
@@ -453,28 +474,50 @@ class BaseClient:
         """
         Yield rows from ``open_rows()``; when the stream breaks, reopen it and skip what was
         already yielded, so no row is yielded twice or lost.
+
+        This loop is the download's only retry loop: the streams ``open_rows`` opens
+        (:meth:`stream_lines`, :meth:`stream_csv`, :meth:`stream_chunks`) send their opening
+        request once, and a failure to open comes here. Failures in a row that yielded no new row
+        (the vendor down, throttling, a stream breaking before it gets further than the last
+        one) share the retry policy's ``attempts``, so a download costs at most that many
+        requests when the vendor is down; a failure after new rows (a stream breaking mid-way)
+        starts the count again, so a download that keeps making progress completes. Waits are
+        :meth:`RetryPolicy.wait` (Retry-After honoured); other errors are raised at once.
         """
         yielded = 0
-        failures = 0
+        failures = 0  # failures in a row without a new row
         while True:
-            skip = yielded
+            skip, before = yielded, yielded
+            rows: Iterator[T] | None = None
             try:
-                for row in open_rows():
+                while True:
+                    with _opening_once():
+                        if rows is None:
+                            rows = open_rows()
+                        row = next(rows, _END)
+                    if row is _END:
+                        return
                     if skip:
                         skip -= 1
                         continue
                     yielded += 1
-                    yield row
-                return
-            except TransientError as err:
-                failures += 1
-                if failures >= self.retry.attempts * 2:
+                    yield row  # type: ignore[misc]
+            except (TransientError, ThrottledError) as err:
+                progressed = yielded > before
+                failures = 0 if progressed else failures + 1
+                if failures >= self.retry.attempts:
                     raise
-                delay = self.retry.wait(min(failures, 4), err)
+                delay = self.retry.wait(max(failures, 1), err)
                 log.warning(
-                    "%s %s broke after %d rows: %s; restarting in %.1fs", self.vendor, what, yielded, err, delay
+                    "%s %s broke after %d rows: %s; %s in %.1fs",
+                    self.vendor, what, yielded, err,
+                    "restarting" if progressed else f"retry {failures}/{self.retry.attempts - 1}", delay,
                 )
                 time.sleep(delay)
+            finally:
+                close = getattr(rows, "close", None)
+                if close is not None:
+                    close()  # the response of a stream left part-read
 
     # -- async transport -----------------------------------------------------------------------
     def async_client(self) -> httpx.AsyncClient:

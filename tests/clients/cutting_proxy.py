@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-#: What the rule can ask for a request: relay it, cut it off unsent, or relay it and cut off the answer.
+#: What the rule can ask for a request: relay it, cut it off unsent, or relay it and cut off the
+#: answer. A rule may also return an ``int`` ``n``: relay the request and the answer's headers,
+#: then close the connection after ``n`` bytes of the body (the whole answer when it is shorter).
 RELAY, DROP, DROP_ANSWER = "relay", "drop", "drop-answer"
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
 
@@ -31,14 +33,15 @@ class CuttingProxy:
 
     :param target: the emulator's URL (``http://127.0.0.1:PORT``).
     :param rule: returns :data:`RELAY`, :data:`DROP` (close the connection without relaying the
-        request) or :data:`DROP_ANSWER` (relay it, then close the connection without answering).
+        request), :data:`DROP_ANSWER` (relay it, then close the connection without answering) or
+        a number of bytes (relay it, then cut the answer's body off after that many bytes).
     """
 
-    def __init__(self, target: str, rule: Callable[[str, str], str]) -> None:
+    def __init__(self, target: str, rule: Callable[[str, str], str | int]) -> None:
         parts = urlsplit(target)
         self.target = (parts.hostname, parts.port)
         self.rule = rule
-        self.seen: list[tuple[str, str, str]] = []
+        self.seen: list[tuple[str, str, str | int]] = []
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -84,6 +87,10 @@ class CuttingProxy:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if isinstance(action, int) and action < len(data):
+                    self.wfile.write(data[:action])
+                    self.close_connection = True
+                    return
                 self.wfile.write(data)
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = relay
