@@ -22,7 +22,7 @@ from airflow_provider_emailverify.transfers._common import (
     status_counts,
     validate_statuses,
 )
-from airflow_provider_emailverify.transfers._sql_dialects import ChunkReader, copy_text_chunks
+from airflow_provider_emailverify.transfers._pg_copy import ChunkReader, copy_text_chunks
 from tests.transfers.conftest import TRICKY_EMAILS, sample_results
 
 
