@@ -139,6 +139,12 @@ class SqlDialect:
     def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
         """Undo a table creation that the rollback could not undo (non-transactional DDL)."""
 
+    def check_table_name(self, cursor: Any, plan: LoadPlan) -> None:
+        """
+        Refuse a table name that no table has but one differing only in case does (where the
+        database folds unquoted names): names are quoted, so the load would create a second table.
+        """
+
     def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
         """
         A temporary table with the plan's columns as the table types them (an integer id, an
@@ -189,6 +195,7 @@ class SqlDialect:
         created = False
         try:
             self.begin(cursor)
+            self.check_table_name(cursor, plan)
             if plan.create_table:
                 created = self.create_table(cursor, plan)
             if plan.mode == "upsert":
@@ -315,6 +322,21 @@ class PostgresDialect(SqlDialect):
 
     def drop_staging(self, cursor: Any, staging: str) -> None:
         """Dropped on commit (``ON COMMIT DROP``)."""
+
+    def check_table_name(self, cursor: Any, plan: LoadPlan) -> None:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE lower(c.relname) = lower(%s) AND c.relname <> %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+            "AND n.nspname = COALESCE(%s, current_schema()) AND to_regclass(%s) IS NULL",
+            (plan.table, plan.table, plan.schema, self.table_ref(plan.schema, plan.table)),
+        )
+        found = sorted(row[0] for row in cursor.fetchall())
+        if found:
+            raise ValueError(
+                f"table {self.table_ref(plan.schema, plan.table)} does not exist, but "
+                f"{', '.join(self.quote(name) for name in found)} does: table names are taken verbatim "
+                f"(quoted), so this load would create a second table; pass table={found[0]!r}"
+            )
 
     def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
         cursor.execute(

@@ -138,3 +138,14 @@ def test_a_nul_character_names_its_row_and_loads_nothing(
     with pytest.raises(ValueError, match=r"'nul\\x00byte@example.com' has a NUL character in column 'email'"):
         load(postgres_db, table, results)
     assert read(postgres_db, table) == before
+
+
+def test_a_table_name_differing_only_in_case_is_refused(postgres_db: Database):
+    """PostgreSQL folds unquoted names to lower case; ours are quoted, so "EV_X" would be a second table."""
+    table = postgres_db.table()
+    postgres_db.execute(f"CREATE TABLE {table} (email TEXT, status TEXT)")  # unquoted: stored lower case
+    with pytest.raises(ValueError, match=rf'table "{table.upper()}" does not exist, but "{table}" does: .* pass table={table!r}'):
+        load(postgres_db, table.upper(), sample_results(["a@example.com"]), column_map=["email", "status"])
+    assert not postgres_db.exists(table.upper())
+    load(postgres_db, table, sample_results(["a@example.com"]), column_map=["email", "status"])
+    assert postgres_db.rows(table, ["email"]) == [("a@example.com",)]
