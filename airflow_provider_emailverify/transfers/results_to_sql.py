@@ -53,7 +53,9 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
       key comes more than once, the last row wins.
 
     Identifiers are always quoted for the target database, so table and column names are
-    taken verbatim (exact case, any characters).
+    taken verbatim (exact case, any characters). On PostgreSQL, a table name that no table has
+    but one differing only in case does (an unquoted ``CREATE TABLE contacts`` is stored lower
+    case) is refused rather than created as a second table.
 
     :param conn_id: the email verification connection (its type picks the vendor).
     :param job_ids: the job id(s) whose results to load: a list, or a JSON/Python string of one,
