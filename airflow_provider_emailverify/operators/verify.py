@@ -269,7 +269,6 @@ class EmailVerificationOperator(BaseOperator):
         ti = context["ti"]
         store = context.get("task_state_store")
         known = self._load_state(store, hook)
-        self._delivered = self._load_delivered(store, hook)
         base = self._base_name(context)
         # A first try cannot have created anything under this task instance's names yet.
         first_try = (getattr(ti, "try_number", None) or 1) <= 1
@@ -363,6 +362,11 @@ class EmailVerificationOperator(BaseOperator):
         return None
 
     def _load_state(self, store: Any, hook: EmailVerificationHook) -> dict[str, str]:
+        """
+        The job ids earlier tries recorded (job name -> id), in one read of the task state store;
+        the jobs earlier successful runs delivered (see :meth:`_mark_delivered`) are added to
+        ``self._delivered``, which :meth:`_save_state` writes back.
+        """
         if store is None:
             if not hook.can_find_jobs:
                 self.log.info(
@@ -376,17 +380,8 @@ class EmailVerificationOperator(BaseOperator):
             return {}
         if not isinstance(state, dict) or state.get("vendor") != hook.vendor:
             return {}
+        self._delivered = self._delivered | {str(job_id) for job_id in state.get("delivered") or ()}
         return {str(k): str(v) for k, v in (state.get("jobs") or {}).items()}
-
-    def _load_delivered(self, store: Any, hook: EmailVerificationHook) -> frozenset[str]:
-        """The jobs whose results a successful run of this task delivered (see :meth:`_mark_delivered`)."""
-        try:
-            state = store.get(STATE_KEY) if store is not None else None
-        except Exception:  # _load_state has said so already
-            return frozenset()
-        if not isinstance(state, dict) or state.get("vendor") != hook.vendor:
-            return frozenset()
-        return frozenset(str(job_id) for job_id in state.get("delivered") or ())
 
     def _mark_delivered(self, context: Context, hook: EmailVerificationHook, job_ids: list[str]) -> None:
         """
@@ -394,15 +389,15 @@ class EmailVerificationOperator(BaseOperator):
         jobs, but a run after this one (the task was cleared) verifies the input again.
         """
         store = context.get("task_state_store")
+        known = self._load_state(store, hook)
         self._delivered = self._delivered | set(job_ids)
-        self._save_state(store, hook, self._load_state(store, hook))
+        self._save_state(store, hook, known)
 
     def _save_state(self, store: Any, hook: EmailVerificationHook, known: dict[str, str]) -> None:
         if store is None:
             return
-        delivered = sorted(self._load_delivered(store, hook) | self._delivered)
         try:
-            store.set(STATE_KEY, {"vendor": hook.vendor, "jobs": dict(known), "delivered": delivered})
+            store.set(STATE_KEY, {"vendor": hook.vendor, "jobs": dict(known), "delivered": sorted(self._delivered)})
         except Exception as err:  # the job exists either way; a retry may then submit it again
             self.log.warning("Could not record the job ids in the task state store: %s", err)
 
