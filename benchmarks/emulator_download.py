@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
+from _procs import peak_rss_mb, start_emulator, stop
 
 LIMIT_MB = 50.0
 KEY = "emulator-key"
@@ -68,14 +68,6 @@ def csv_server() -> ThreadingHTTPServer:
     return server
 
 
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("VmHWM not found")
-
-
 def run_job(base: str, source: str, rows: int) -> dict[str, float]:
     """Create, wait, download; returns timings and counts."""
     started = time.perf_counter()
@@ -112,35 +104,10 @@ def run_job(base: str, source: str, rows: int) -> dict[str, float]:
     return {"job_seconds": ready - started, "download_seconds": done - ready, "total_seconds": done - started, "bytes": size}
 
 
-def start_emulator(root: str) -> tuple[subprocess.Popen[str], str]:
-    """The emulator of the source tree at ``root`` in its own process, and its NeverBounce base URL."""
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_emailverify.emulator", "--port", "0", "--rows-per-second", "1e9", "--credits", "10000000"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=root,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")},
-    )
-    line = emulator.stdout.readline() if emulator.stdout else ""
-    match = re.search(r"emulator listening on (http://\S+)", line)
-    if not match:
-        stop(emulator)
-        raise RuntimeError(f"emulator did not start: {line!r}")
-    return emulator, match.group(1) + "/neverbounce"
-
-
-def stop(emulator: subprocess.Popen[str]) -> None:
-    """Terminate an emulator started by :func:`start_emulator` (kill it if it does not exit)."""
-    emulator.terminate()
-    try:
-        emulator.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        emulator.kill()
-
-
 def measure(root: str, label: str, source: str, sizes: list[int]) -> tuple[list[float], list[float]]:
     """Run every size against the emulator of ``root``; returns (download rows/s, peak RSS MB) per size."""
-    emulator, base = start_emulator(root)
+    emulator, url = start_emulator(root, credits=10_000_000)
+    base = url + "/neverbounce"
     try:
         requests.get(base + "/v4.2/account/info", params={"key": KEY}, timeout=10)
         print(f"{label}: emulator pid {emulator.pid} from {root}, peak RSS at start {peak_rss_mb(emulator.pid):.1f} MB")

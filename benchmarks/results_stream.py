@@ -19,9 +19,7 @@ Run: ``.venv/bin/python benchmarks/results_stream.py [--rows N]``
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -31,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _procs import start_emulator, stop  # noqa: E402
 from airflow_provider_emailverify.clients.base import RetryPolicy  # noqa: E402
 from airflow_provider_emailverify.clients.neverbounce import NeverBounceClient  # noqa: E402
 
@@ -57,29 +56,6 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-def start_emulator() -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_emailverify.emulator", "--port", "0", "--rows-per-second", "1e9"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if "emulator listening on" in line:
-            url = line.split("emulator listening on", 1)[1].strip()
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # drain
-            return proc, url
-    proc.kill()
-    raise RuntimeError("the emulator did not start")
 
 
 def serve_rows(rows: int) -> tuple[ThreadingHTTPServer, str]:
@@ -168,8 +144,7 @@ def main() -> None:
         )
     finally:
         server.shutdown()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def _data_lines(lines):

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _procs import start_emulator, stop
+
 KEY = "emulator-key"
 FLAT_MB = 20.0
 VENDORS = ("neverbounce", "neverbounce_v3", "bouncer", "bouncify", "emailverifierapp")
@@ -78,23 +80,6 @@ def write_list(path: Path, size: int) -> None:
             out.write("".join(f"user{i}@example.com,{i}\n" for i in range(start, min(size, start + 50_000))))
 
 
-def start_emulator(credits: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "airflow_provider_emailverify.emulator", "--port", "0",
-            "--rows-per-second", "1e9", "--credits", str(credits), "--api-key", KEY,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("emulator listening on "):
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, line.rsplit(" ", 1)[-1]
-
-
 def connection_env(vendor: str, url: str, home: str) -> dict[str, str]:
     prefix = "neverbounce" if vendor == "neverbounce_v3" else vendor
     conn = {"conn_type": vendor, "host": f"{url}/{prefix}", "password": KEY}
@@ -131,7 +116,7 @@ def main() -> None:
     for size in args.sizes:
         files[size] = work / f"list-{size}.csv.gz"
         write_list(files[size], size)
-    emulator, url = start_emulator(credits=4 * sum(args.sizes))
+    emulator, url = start_emulator(credits=4 * sum(args.sizes), api_key=KEY)
     print(f"emulator listening on {url} (separate process); vendor {args.vendor}")
     env = connection_env(args.vendor, url, str(work / "airflow"))
     rows = []
@@ -146,8 +131,7 @@ def main() -> None:
                 raise SystemExit(f"submitting {size:,} addresses failed:\n{out.stderr[-4000:]}")
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+        stop(emulator)
 
     print(f"\n{'addresses':>10}{'jobs':>6}{'seconds':>9}{'rows/s':>10}{'after imports':>15}{'peak RSS':>10}{'growth':>9}")
     for r in rows:

@@ -43,6 +43,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from _procs import cpu_seconds, start_emulator, stop  # noqa: E402 - the benchmarks' own helpers
+
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="emailverify-bench-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 # Keep the report readable: Airflow and the clients log every job at INFO.
@@ -92,40 +95,13 @@ class Emulator:
     """The emulator in its own process (so it does not share our interpreter or CPU time slices)."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_emailverify.emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--rows-per-second",
-                "1e9",
-                "--credits",
-                "100000000",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        line = self.process.stdout.readline() if self.process.stdout else ""
-        if "listening on" not in line:
-            self.stop()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.url = line.split()[-1]
+        self.process, self.url = start_emulator(ROOT, credits=100_000_000)
         os.environ[f"AIRFLOW_CONN_{NB_CONN.upper()}"] = json.dumps(
             {"conn_type": "neverbounce", "host": f"{self.url}/neverbounce", "password": "emulator-key"}
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 def create_jobs(rows: int) -> list[str]:
@@ -231,16 +207,6 @@ def run_operator(job_ids: list[str], table: str, mode: str = "append") -> dict[s
     ).execute({})
 
 
-def _proc_cpu(pid: int, *, children: bool = False) -> float:
-    """CPU seconds of a process (with ``children``: of its exited, reaped children instead)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return 0.0
-    first = 13 if children else 11  # utime, stime / cutime, cstime (fields 14-17 of proc(5))
-    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
-
-
 def local_postgres_cpu() -> float | None:
     """
     CPU seconds used so far by the local PostgreSQL server: its live processes plus the backends
@@ -266,7 +232,7 @@ def local_postgres_cpu() -> float | None:
         except (OSError, IndexError, ValueError):
             continue
     postmasters = [pid for pid, parent in parents.items() if parent not in parents]
-    return sum(_proc_cpu(pid) for pid in pids) + sum(_proc_cpu(pid, children=True) for pid in postmasters)
+    return sum(cpu_seconds(pid) for pid in pids) + sum(cpu_seconds(pid, children=True) for pid in postmasters)
 
 
 def cpu_of_run(emulator: Emulator, fn: Any, *args: Any) -> tuple[float, Any, dict[str, float | None]]:
@@ -277,9 +243,9 @@ def cpu_of_run(emulator: Emulator, fn: Any, *args: Any) -> tuple[float, Any, dic
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
 
-    before = (ours(), _proc_cpu(emulator.process.pid), local_postgres_cpu())
+    before = (ours(), cpu_seconds(emulator.process.pid), local_postgres_cpu())
     seconds, value = timed(fn, *args)
-    after = (ours(), _proc_cpu(emulator.process.pid), local_postgres_cpu())
+    after = (ours(), cpu_seconds(emulator.process.pid), local_postgres_cpu())
     pg = None if before[2] is None or after[2] is None else after[2] - before[2]
     return seconds, value, {"client": after[0] - before[0], "emulator": after[1] - before[1], "postgres": pg}
 

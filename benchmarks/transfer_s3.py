@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _procs import stop  # noqa: E402 - after the path set-up above
 from transfer_postgres import (  # noqa: E402 - after the path set-up above
     JOB_SIZE,
     NB_CONN,
@@ -89,11 +90,7 @@ class MotoServer:
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 def s3_client() -> Any:

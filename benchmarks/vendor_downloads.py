@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _procs import cpu_seconds, peak_rss_mb, start_emulator, stop
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "emulator-key"
@@ -88,48 +89,6 @@ def address(i: int) -> str:
 # -- the child: one tree, one vendor ---------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError("VmHWM not found")
-
-
-def start_emulator(code: str) -> tuple[subprocess.Popen[str], str]:
-    """The emulator of the tree at ``code`` in its own process, and its root URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "airflow_provider_emailverify.emulator", "--host", "127.0.0.1", "--port", "0",
-            "--rows-per-second", "1e9", "--credits", "100000000",
-        ],
-        cwd=code,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": code + os.pathsep + os.environ.get("PYTHONPATH", "")},
-    )
-    line = process.stdout.readline() if process.stdout else ""
-    match = re.search(r"listening on (http://\S+)", line)
-    if not match:
-        stop(process)
-        raise RuntimeError(f"emulator did not start: {line!r}")
-    return process, match.group(1)
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def create_jobs(hook: Any, vendor: Vendor, first: int, rows: int) -> list[str]:
     """Jobs holding addresses ``first`` .. ``first + rows - 1``, completed by the emulator."""
     job_ids = []
@@ -167,7 +126,7 @@ def child(args: argparse.Namespace) -> None:
 
     assert Path(airflow_provider_emailverify.__file__).is_relative_to(Path(args.code)), "wrong checkout imported"
     vendor = VENDORS[args.vendor]
-    process, url = start_emulator(args.code)
+    process, url = start_emulator(args.code, credits=100_000_000)
     try:
         conn_id = "bench_" + args.vendor.replace("-", "_")
         os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
