@@ -225,7 +225,7 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_ids", "s3_bucket", "s3_key", "aws_conn_id", "statuses")
-    template_fields_renderers = {"job_ids": "py", "column_map": "json"}
+    template_fields_renderers = {"job_ids": "py"}
     ui_color = "#e8f7e4"
 
     def __init__(

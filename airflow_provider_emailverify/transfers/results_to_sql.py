@@ -83,7 +83,7 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_ids", "sql_conn_id", "table", "schema", "statuses")
-    template_fields_renderers = {"job_ids": "py", "column_map": "json"}
+    template_fields_renderers = {"job_ids": "py"}
     ui_color = "#e4eef7"
 
     def __init__(
