@@ -14,7 +14,6 @@ and the redaction of secrets. The neutral operations the hooks call are
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 import logging
@@ -40,17 +39,8 @@ T = TypeVar("T")
 #: Set while :meth:`BaseClient.iter_restartable` reads a download: the stream is then opened with
 #: one request, and the restart loop is the only retry loop of the whole download.
 _OPEN_ONCE: contextvars.ContextVar[bool] = contextvars.ContextVar("emailverify_open_once", default=False)
-_END = object()
-
-
-@contextlib.contextmanager
-def _opening_once() -> Iterator[None]:
-    """Streams opened (or read) within: one request per open, no retry loop of their own."""
-    reset = _OPEN_ONCE.set(True)
-    try:
-        yield
-    finally:
-        _OPEN_ONCE.reset(reset)
+#: Rows :meth:`BaseClient.iter_restartable` reads from the stream before it yields them.
+_RESTART_BATCH = 1024
 
 #: Query/form parameter names whose values are secrets, whatever the vendor.
 SECRET_PARAMS = ("key", "apikey", "api_key", "access_token", "user_API_token", "token", "secret")
@@ -491,17 +481,35 @@ class BaseClient:
             rows: Iterator[T] | None = None
             try:
                 while True:
-                    with _opening_once():
+                    # Rows are read a batch at a time with the stream marked as opened once, so
+                    # the mark costs little per row and is never left set while rows are yielded.
+                    batch: list[T] = []
+                    error: Exception | None = None
+                    ended = False
+                    mark = _OPEN_ONCE.set(True)
+                    try:
                         if rows is None:
                             rows = open_rows()
-                        row = next(rows, _END)
-                    if row is _END:
+                        for row in rows:
+                            if skip:
+                                skip -= 1
+                                continue
+                            batch.append(row)
+                            if len(batch) >= _RESTART_BATCH:
+                                break
+                        else:
+                            ended = True
+                    except Exception as err:  # the rows read before it are still delivered
+                        error = err
+                    finally:
+                        _OPEN_ONCE.reset(mark)
+                    for row in batch:
+                        yielded += 1
+                        yield row
+                    if error is not None:
+                        raise error
+                    if ended:
                         return
-                    if skip:
-                        skip -= 1
-                        continue
-                    yielded += 1
-                    yield row  # type: ignore[misc]
             except (TransientError, ThrottledError) as err:
                 progressed = yielded > before
                 failures = 0 if progressed else failures + 1
