@@ -8,24 +8,25 @@ function that turns the decoded answer into a value). :meth:`BaseClient.call` ru
 ``httpx.AsyncClient`` for triggers. Both share the retry policy, the error mapping, the timeouts
 and the redaction of secrets. The neutral operations the hooks call are
 :class:`~airflow_provider_emailverify.clients.verification.VerificationClient`, built on
-:class:`BaseClient`; request bodies and download formats are in
-:mod:`~airflow_provider_emailverify.clients.streams`. Nothing here imports Airflow.
+:class:`BaseClient`; result downloads are streamed by the
+:class:`~airflow_provider_emailverify.clients.downloads.DownloadStreams` it inherits, and request
+bodies and download formats are in :mod:`~airflow_provider_emailverify.clients.streams`. Nothing
+here imports Airflow.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_provider_emailverify.clients.streams import iter_csv_split, iter_lines
+from airflow_provider_emailverify.clients.downloads import DownloadStreams
 from airflow_provider_emailverify.exceptions import EmailVerificationError, ThrottledError, TransientError
 
 if TYPE_CHECKING:
@@ -35,12 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Set while :meth:`BaseClient.iter_restartable` reads a download: the stream is then opened with
-#: one request, and the restart loop is the only retry loop of the whole download.
-_OPEN_ONCE: contextvars.ContextVar[bool] = contextvars.ContextVar("emailverify_open_once", default=False)
-#: Rows :meth:`BaseClient.iter_restartable` reads from the stream before it yields them.
-_RESTART_BATCH = 1024
 
 #: Query/form parameter names whose values are secrets, whatever the vendor.
 SECRET_PARAMS = ("key", "apikey", "api_key", "access_token", "user_API_token", "token", "secret")
@@ -137,13 +132,15 @@ class RawResponse:
     text: str
 
 
-class BaseClient:
+class BaseClient(DownloadStreams):
     """
     A vendor API client: retries, timeouts, error mapping, redaction, sync and async transport.
 
     Subclasses set :attr:`vendor`, :attr:`default_base_url`, :attr:`max_job_size` and implement
     :meth:`authenticate` (put the credentials into a call) and :meth:`check` (raise the mapped
     exception for a vendor error answer), then build :class:`ApiCall` objects for their endpoints.
+    Result downloads are read with the methods of
+    :class:`~airflow_provider_emailverify.clients.downloads.DownloadStreams`.
 
     :param api_key: the vendor API key (or secret); never logged.
     :param base_url: override of the vendor's base URL (without the API version).
@@ -387,145 +384,6 @@ class BaseClient:
         inside an attempt of another call (credentials), whose retry loop retries it.
         """
         return call.parse(self.fetch(call).body)
-
-    def stream_lines(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[str]:
-        """
-        Lines of a streamed text download (CSV), decoded as UTF-8, without holding the body; each
-        keeps its line break (:func:`~.streams.iter_lines`), so :func:`~.streams.iter_csv` can
-        read quoted fields that span lines.
-
-        The opening request is retried (inside :meth:`iter_restartable`, it is one request, and
-        the restart loop retries it); a break mid-stream raises :class:`TransientError` to the
-        caller, which restarts through :meth:`iter_restartable`.
-        """
-        return iter_lines(self._stream(call, error_status=400, json_is_error=True, chunk_size=chunk_size))
-
-    def stream_csv(self, call: ApiCall[Any], *, chunk_size: int = 256 * 1024) -> Iterator[list[str]]:
-        """
-        The records of a streamed CSV download (:meth:`stream_lines` read by
-        :func:`~.streams.iter_csv_split`, the records :func:`~.streams.iter_csv` gives): RFC 4180
-        quoting, a quoted field may span lines, constant memory. Errors and restarts as for
-        :meth:`stream_lines`.
-        """
-        return iter_csv_split(self.stream_lines(call, chunk_size=chunk_size))
-
-    def stream_chunks(
-        self, call: ApiCall[Any], *, json_body: bool = False, chunk_size: int = 256 * 1024
-    ) -> Iterator[bytes]:
-        """
-        Raw byte chunks of a streamed download, without holding the body (for formats that are
-        not line-based, e.g. a JSON array parsed with :func:`~.streams.iter_json_array`).
-
-        Like :meth:`stream_lines`, the opening request is retried (once per restart inside
-        :meth:`iter_restartable`) and a break mid-stream raises :class:`TransientError`. An error
-        status is mapped through :meth:`check`.
-
-        :param json_body: the download itself is JSON (a JSON answer is then not an error).
-        """
-        return self._stream(call, error_status=300, json_is_error=not json_body, chunk_size=chunk_size)
-
-    def _stream(
-        self, call: ApiCall[Any], *, error_status: int, json_is_error: bool, chunk_size: int
-    ) -> Iterator[bytes]:
-        """
-        The body of ``call`` in chunks, never held whole. The opening request is retried, except
-        inside :meth:`iter_restartable`, where it is sent once and a failure goes to the restart
-        loop (one retry budget per download); an answer with a status from ``error_status`` up
-        (or JSON, when ``json_is_error``) is read and mapped through :meth:`check`; a break
-        mid-stream raises :class:`TransientError`.
-        """
-        import requests
-
-        def open_stream() -> requests.Response:
-            response = self._send(call, stream=True)
-            ctype = response.headers.get("content-type", "")
-            if response.status_code >= error_status or (json_is_error and "json" in ctype):
-                try:
-                    content = response.content
-                except requests.RequestException as err:  # dropped while reading the error body
-                    raise _transient(self, call, err, sent=True) from None
-                raw = self.decode(response.status_code, dict(response.headers), content)
-                self.check(call, raw)
-                raise EmailVerificationError(
-                    self.error_text(call, raw, self.message_of(raw) or "unexpected answer"),
-                    **self._error_kwargs(raw),
-                )
-            return response
-
-        response = open_stream() if _OPEN_ONCE.get() else self._run_with_retries(call, open_stream)
-        try:
-            yield from response.iter_content(chunk_size=chunk_size)
-        except requests.RequestException as err:
-            raise _transient(self, call, err, sent=True) from None
-        finally:
-            response.close()
-
-    def iter_restartable(self, open_rows: Callable[[], Iterator[T]], *, what: str) -> Iterator[T]:
-        """
-        Yield rows from ``open_rows()``; when the stream breaks, reopen it and skip what was
-        already yielded, so no row is yielded twice or lost.
-
-        This loop is the download's only retry loop: the streams ``open_rows`` opens
-        (:meth:`stream_lines`, :meth:`stream_csv`, :meth:`stream_chunks`) send their opening
-        request once, and a failure to open comes here. Failures in a row that yielded no new row
-        (the vendor down, throttling, a stream breaking before it gets further than the last
-        one) share the retry policy's ``attempts``, so a download costs at most that many
-        requests when the vendor is down; a failure after new rows (a stream breaking mid-way)
-        starts the count again, so a download that keeps making progress completes. Waits are
-        :meth:`RetryPolicy.wait` (Retry-After honoured); other errors are raised at once.
-        """
-        yielded = 0
-        failures = 0  # failures in a row without a new row
-        while True:
-            skip, before = yielded, yielded
-            rows: Iterator[T] | None = None
-            try:
-                while True:
-                    # Rows are read a batch at a time with the stream marked as opened once, so
-                    # the mark costs little per row and is never left set while rows are yielded.
-                    batch: list[T] = []
-                    error: Exception | None = None
-                    ended = False
-                    mark = _OPEN_ONCE.set(True)
-                    try:
-                        if rows is None:
-                            rows = open_rows()
-                        for row in rows:
-                            if skip:
-                                skip -= 1
-                                continue
-                            batch.append(row)
-                            if len(batch) >= _RESTART_BATCH:
-                                break
-                        else:
-                            ended = True
-                    except Exception as err:  # the rows read before it are still delivered
-                        error = err
-                    finally:
-                        _OPEN_ONCE.reset(mark)
-                    for row in batch:
-                        yielded += 1
-                        yield row
-                    if error is not None:
-                        raise error
-                    if ended:
-                        return
-            except (TransientError, ThrottledError) as err:
-                progressed = yielded > before
-                failures = 0 if progressed else failures + 1
-                if failures >= self.retry.attempts:
-                    raise
-                delay = self.retry.wait(max(failures, 1), err)
-                log.warning(
-                    "%s %s broke after %d rows: %s; %s in %.1fs",
-                    self.vendor, what, yielded, err,
-                    "restarting" if progressed else f"retry {failures}/{self.retry.attempts - 1}", delay,
-                )
-                time.sleep(delay)
-            finally:
-                close = getattr(rows, "close", None)
-                if close is not None:
-                    close()  # the response of a stream left part-read
 
     # -- async transport -----------------------------------------------------------------------
     def async_client(self) -> httpx.AsyncClient:

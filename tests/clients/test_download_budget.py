@@ -154,7 +154,7 @@ def test_a_throttled_download_waits_as_told_within_the_same_tries(emulator, name
         next(results)
     before = requests_made(emulator)
     emulator.set_faults(throttle_rate=1.0)
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.base"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.downloads"):
         with pytest.raises(ThrottledError) as caught:
             list(results)
     assert requests_made(emulator) - before == THROTTLE_RETRY.attempts

@@ -195,7 +195,7 @@ def check_values_spanning_lines(emulator: Any, client: Any, caplog: Any, *, key:
     expected = [(row["email"], row[key]) for row in rows]
     assert [(row.email, row.extra.get(key)) for row in client.iter_results(job_id)] == expected
     emulator.set_faults(disconnect_rate=0.5, seed=3)
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.base"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_emailverify.clients.downloads"):
         assert [(row.email, row.extra.get(key)) for row in client.iter_results(job_id)] == expected
     read_before_restart = [
         int(found.group(1)) for record in caplog.records
