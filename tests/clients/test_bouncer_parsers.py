@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from airflow_provider_emailverify.clients.bouncer import (
+from airflow_provider_emailverify.clients.bouncer_formats import (
     csv_record_reader,
     csv_row_parser,
     parse_batch,
