@@ -179,7 +179,7 @@ def test_throttled_single_verification(emulator):
 def test_cancel_deletes_a_list_that_has_not_started(emulator):
     emulator.set_faults(rows_per_second=1_000_000)
     client = make_client(emulator)
-    from airflow_provider_emailverify.clients.bouncify import parse_job_id
+    from airflow_provider_emailverify.clients.bouncify_formats import parse_job_id
 
     content_type, generate = multipart_body(
         {}, file_field="local_file", filename="x.csv", content_type="text/csv",

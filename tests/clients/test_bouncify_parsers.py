@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from airflow_provider_emailverify.clients.bouncify import (
+from airflow_provider_emailverify.clients.bouncify_formats import (
     csv_row_parser,
     parse_credits,
     parse_job_id,
