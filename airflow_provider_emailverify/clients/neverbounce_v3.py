@@ -182,7 +182,7 @@ def rows_from_download(lines: Iterable[str], *, job_id: str) -> Iterator[Verific
 def rows_from_records(records: Iterable[list[str]], *, job_id: str) -> Iterator[VerificationResult]:
     """
     :func:`rows_from_download` from the download's CSV records, as
-    :meth:`~airflow_provider_emailverify.clients.base.BaseClient.stream_csv` reads them.
+    :meth:`~airflow_provider_emailverify.clients.downloads.DownloadStreams.stream_csv` reads them.
 
     :param records: the CSV's records, the first one perhaps our header.
     :param job_id: the job the rows belong to.
