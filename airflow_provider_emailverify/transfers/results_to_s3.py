@@ -14,6 +14,7 @@ from airflow_provider_emailverify.transfers._common import (
     ResultColumns,
     csv_chunks,
     gzip_chunks,
+    gc_for_bulk_load,
     iter_job_results,
     jsonl_chunks,
     select_results,
@@ -331,7 +332,8 @@ class EmailVerificationResultsToS3Operator(BaseOperator):
             max_concurrency=self.max_concurrency,
             extra_args=extra_args,
         )
-        writer.write_all(chunks)
+        with gc_for_bulk_load():
+            writer.write_all(chunks)
 
         rows = sum(status_counts(counts).values())
         self.log.info(

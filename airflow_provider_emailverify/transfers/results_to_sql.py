@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_emailverify.transfers._common import (
     ResultColumns,
+    gc_for_bulk_load,
     iter_job_results,
     select_results,
     status_counts,
@@ -194,7 +195,8 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
         rows = map(columns.row_getter(), results)
         conn = hook.get_conn()
         try:
-            dialect.load(conn, plan, rows)
+            with gc_for_bulk_load():
+                dialect.load(conn, plan, rows)
         finally:
             conn.close()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import gzip
 import io
 import json
@@ -13,9 +14,12 @@ import pytest
 
 from airflow_provider_emailverify.results import NEUTRAL_COLUMNS, VerificationResult
 from airflow_provider_emailverify.transfers._common import (
+    CHUNK_ROWS,
+    LOAD_GC_THRESHOLD,
     ResultColumns,
     batched,
     csv_chunks,
+    gc_for_bulk_load,
     gzip_chunks,
     jsonl_chunks,
     select_results,
@@ -160,20 +164,24 @@ def test_validate_statuses_names_what_is_wrong():
 def test_select_results_filters_and_counts_lazily():
     counts: Counter[str] = Counter()
     consumed = []
+    rounds = 3 * CHUNK_ROWS // len(TRICKY_EMAILS) + 1
 
     def source():
-        for r in sample_results():
-            consumed.append(r.email)
-            yield r
+        for _ in range(rounds):
+            for r in sample_results():
+                consumed.append(r.email)
+                yield r
 
     selected = select_results(source(), frozenset({"risky", "unknown"}), counts)
     first = next(selected)
     assert first.status == "risky"
-    assert len(consumed) == 2  # nothing read ahead
+    assert len(consumed) <= CHUNK_ROWS  # reads ahead one chunk at most
     rest = list(selected)
+    assert len(consumed) == rounds * len(TRICKY_EMAILS)
     assert {r.status for r in [first, *rest]} == {"risky", "unknown"}
-    assert status_counts(counts) == {"deliverable": 0, "risky": 4, "undeliverable": 0, "unknown": 3}
-    assert counts["skipped"] == len(TRICKY_EMAILS) - 7
+    assert len(rest) + 1 == 7 * rounds
+    assert status_counts(counts) == {"deliverable": 0, "risky": 4 * rounds, "undeliverable": 0, "unknown": 3 * rounds}
+    assert counts["skipped"] == (len(TRICKY_EMAILS) - 7) * rounds
 
 
 def test_batched_never_holds_more_than_a_batch():
@@ -184,6 +192,18 @@ def test_batched_never_holds_more_than_a_batch():
 def test_copy_text_format_escapes_what_copy_reads_specially():
     rows = [("a\tb", "c\\d", "e\nf\rg", None, True, False, "")]
     assert b"".join(copy_text_chunks(rows)) == b"a\\tb\tc\\\\d\te\\nf\\rg\t\\N\tt\tf\t\n"
+
+
+def test_gc_is_tuned_during_a_load_and_restored_after():
+    before = gc.get_threshold()
+    with gc_for_bulk_load():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= LOAD_GC_THRESHOLD
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), gc_for_bulk_load():  # restored when the load fails too
+        raise RuntimeError("load failed")
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
 
 
 def test_chunk_reader_skips_empty_chunks_until_the_end():
