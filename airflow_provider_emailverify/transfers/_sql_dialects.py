@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.results import FLAG_COLUMNS
 from airflow_provider_emailverify.transfers._common import batched
-from airflow_provider_emailverify.transfers._pg_copy import ChunkReader, copy_text_chunks, nul_error
+from airflow_provider_emailverify.transfers._pg_copy import ChunkReader, copy_text_chunks
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -372,20 +372,14 @@ class PostgresDialect(SqlDialect):
 
     def bulk_insert(self, cursor: Any, table: str, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
         sql = f"COPY {table} ({self.column_list(plan.columns)}) FROM STDIN"
+        flags = {i for i, source in enumerate(plan.sources) if source in FLAG_COLUMNS}
+        chunks = copy_text_chunks(rows, columns=plan.columns, flags=flags)
         if hasattr(cursor, "copy"):  # psycopg 3
             with cursor.copy(sql) as copy:
-                write_row = copy.write_row
-                row: Sequence[Any] = ()
-                try:
-                    for row in rows:
-                        write_row(row)
-                except Exception as err:
-                    nul = nul_error(row, plan.columns)
-                    if nul is None:
-                        raise
-                    raise nul from err
+                for chunk in chunks:
+                    copy.write(chunk)
         else:  # psycopg2
-            reader = ChunkReader(copy_text_chunks(rows, columns=plan.columns))
+            reader = ChunkReader(chunks)
             try:
                 cursor.copy_expert(sql, reader, size=256 * 1024)
             except Exception as err:

@@ -194,6 +194,32 @@ def test_copy_text_format_escapes_what_copy_reads_specially():
     assert b"".join(copy_text_chunks(rows)) == b"a\\tb\tc\\\\d\te\\nf\\rg\t\\N\tt\tf\t\n"
 
 
+def test_copy_text_encodes_each_column_by_what_it_holds_in_every_chunk():
+    rows = [
+        ("plain@example.com", True, None, 0, "x"),
+        ("tab\there@example.com", None, "note", 1, None),
+        ("ñandú@example.com", False, "back\\slash", 2.5, "y"),
+        ("last@example.com", False, None, 1, "z"),
+    ]
+    expected = (
+        "plain@example.com\tt\t\\N\t0\tx\n"
+        "tab\\there@example.com\t\\N\tnote\t1\t\\N\n"
+        "ñandú@example.com\tf\tback\\\\slash\t2.5\ty\n"
+        "last@example.com\tf\t\\N\t1\tz\n"
+    ).encode()
+    for chunk_rows in (1, 2, 3, 4):  # a column clean in one chunk may need escapes in the next
+        for flags in ((), {1}):  # flag columns named or not: the same text
+            assert b"".join(copy_text_chunks(rows, flags=flags, chunk_rows=chunk_rows)) == expected
+    # a column named as flags that holds something else still comes out right
+    assert b"".join(copy_text_chunks([("a", "yes"), ("b", None)], flags={1})) == b"a\tyes\nb\t\\N\n"
+
+
+def test_copy_text_names_the_row_holding_a_nul_character():
+    rows = [("a@example.com", "ok"), ("b@example.com", "bad\x00")]
+    with pytest.raises(ValueError, match=r"'b@example\.com' has a NUL character in column 'note'"):
+        list(copy_text_chunks(rows, columns=("email", "note")))
+
+
 def test_gc_is_tuned_during_a_load_and_restored_after():
     before = gc.get_threshold()
     with gc_for_bulk_load():
