@@ -7,7 +7,7 @@ replace through a staging table, upsert) and the ANSI defaults. Subclasses chang
 differs: identifier quoting, column types, transaction control, the bulk path (``COPY`` on
 PostgreSQL, batched ``executemany`` elsewhere) and the upsert statement. Any other database
 upserts through a staging table and one SQL ``MERGE`` (Snowflake, Redshift, SQL Server, Oracle,
-PostgreSQL 15+, ...).
+PostgreSQL 15+, ...). The MySQL/MariaDB dialect is in :mod:`._sql_mysql`.
 """
 
 from __future__ import annotations
@@ -447,89 +447,13 @@ class SqliteDialect(SqlDialect):
         return self.insert_statement(table, plan) + self.with_params(conflict)
 
 
-class MySqlDialect(SqlDialect):
-    """
-    MySQL and MariaDB: backtick quoting, ``utf8mb4`` tables with binary collation (addresses
-    compare exactly), ``ON DUPLICATE KEY UPDATE`` upsert. ``CREATE TABLE`` commits implicitly
-    there, so a table this load created is dropped again if the load fails.
-    """
-
-    family = "mysql"
-    quote_char = "`"
-    supports_upsert = True
-    text_type = "LONGTEXT"  # TEXT holds only 64 KB
-    key_type = "VARCHAR(255)"
-    email_type = "VARCHAR(320)"
-
-    def cursor(self, conn: Any) -> Any:
-        if type(conn).__module__.startswith("MySQLdb"):
-            import MySQLdb.cursors
-
-            return conn.cursor(MySQLdb.cursors.Cursor)
-        return conn.cursor()
-
-    def column_type(self, source: str, *, key: bool) -> str:
-        if key and source == "email":
-            return self.email_type
-        return super().column_type(source, key=key)
-
-    def table_options(self) -> str:
-        return " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-
-    def fold(self, name: str) -> str:
-        return name.lower()
-
-    def _schema_arg(self, plan: LoadPlan) -> tuple[str | None, str]:
-        return plan.schema, plan.table
-
-    def table_exists(self, cursor: Any, plan: LoadPlan) -> bool:
-        cursor.execute(
-            "SELECT COUNT(*) FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s",
-            self._schema_arg(plan),
-        )
-        return bool(cursor.fetchone()[0])
-
-    def create_table(self, cursor: Any, plan: LoadPlan) -> bool:
-        if self.table_exists(cursor, plan):
-            return False
-        super().create_table(cursor, plan)
-        return True
-
-    def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
-        cursor.execute(f"DROP TABLE IF EXISTS {self.table_ref(plan.schema, plan.table)}")
-
-    def drop_staging(self, cursor: Any, staging: str) -> None:
-        cursor.execute(f"DROP TEMPORARY TABLE {staging}")
-
-    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
-        cursor.execute(
-            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
-            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND NON_UNIQUE = 0",
-            self._schema_arg(plan),
-        )
-        indexes: dict[str, set[str]] = {}
-        for index, column in cursor.fetchall():
-            indexes.setdefault(index, set()).add(self.fold(column))
-        return list(indexes.values())
-
-    upsert = SqlDialect.upsert_by_statement
-
-    def upsert_statement(self, plan: LoadPlan) -> str:
-        updates = self.updated_columns(plan) or [plan.keys[0]]
-        action = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates)
-        table = self.table_ref(plan.schema, plan.table)
-        # MySQLdb's executemany fills only the VALUES part and sends what follows it verbatim.
-        return f"{self.insert_statement(table, plan)} ON DUPLICATE KEY UPDATE {action}"
-
-
 _FAMILIES: dict[str, type[SqlDialect]] = {
     "postgres": PostgresDialect,
     "postgresql": PostgresDialect,
     "sqlite": SqliteDialect,
-    "mysql": MySqlDialect,
-    "mariadb": MySqlDialect,
 }
+#: families whose dialect lives in ``_sql_mysql`` (imported when used, as it imports this module)
+_MYSQL_FAMILIES = ("mysql", "mariadb")
 
 
 def dialect_for(hook: Any, log: Logger) -> SqlDialect:
@@ -540,6 +464,11 @@ def dialect_for(hook: Any, log: Logger) -> SqlDialect:
     except Exception:  # a hook without a usable URI: fall back to the generic dialect
         pass
     for name in names:
-        if name and str(name).lower() in _FAMILIES:
-            return _FAMILIES[str(name).lower()](hook, log)
+        family = str(name).lower() if name else ""
+        if family in _MYSQL_FAMILIES:
+            from airflow_provider_emailverify.transfers._sql_mysql import MySqlDialect
+
+            return MySqlDialect(hook, log)
+        if family in _FAMILIES:
+            return _FAMILIES[family](hook, log)
     return SqlDialect(hook, log)

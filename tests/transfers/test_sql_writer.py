@@ -16,12 +16,12 @@ from airflow_provider_emailverify.results import FLAG_COLUMNS, NEUTRAL_COLUMNS
 from airflow_provider_emailverify.transfers._common import ResultColumns
 from airflow_provider_emailverify.transfers._sql_dialects import (
     LoadPlan,
-    MySqlDialect,
     PostgresDialect,
     SqlDialect,
     SqliteDialect,
     dialect_for,
 )
+from airflow_provider_emailverify.transfers._sql_mysql import MySqlDialect
 from tests.transfers.conftest import TRICKY_EMAILS, sample_results
 
 if TYPE_CHECKING:

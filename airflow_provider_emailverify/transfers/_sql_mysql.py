@@ -1,0 +1,87 @@
+# Licensed under the Apache License, Version 2.0.
+"""The SQL load strategy for MySQL and MariaDB (see :mod:`._sql_dialects` for the shared flow)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_emailverify.transfers._sql_dialects import SqlDialect
+
+if TYPE_CHECKING:
+    from airflow_provider_emailverify.transfers._sql_dialects import LoadPlan
+
+
+class MySqlDialect(SqlDialect):
+    """
+    MySQL and MariaDB: backtick quoting, ``utf8mb4`` tables with binary collation (addresses
+    compare exactly), ``ON DUPLICATE KEY UPDATE`` upsert. ``CREATE TABLE`` commits implicitly
+    there, so a table this load created is dropped again if the load fails.
+    """
+
+    family = "mysql"
+    quote_char = "`"
+    supports_upsert = True
+    text_type = "LONGTEXT"  # TEXT holds only 64 KB
+    key_type = "VARCHAR(255)"
+    email_type = "VARCHAR(320)"
+
+    def cursor(self, conn: Any) -> Any:
+        if type(conn).__module__.startswith("MySQLdb"):
+            import MySQLdb.cursors
+
+            return conn.cursor(MySQLdb.cursors.Cursor)
+        return conn.cursor()
+
+    def column_type(self, source: str, *, key: bool) -> str:
+        if key and source == "email":
+            return self.email_type
+        return super().column_type(source, key=key)
+
+    def table_options(self) -> str:
+        return " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    def fold(self, name: str) -> str:
+        return name.lower()
+
+    def _schema_arg(self, plan: LoadPlan) -> tuple[str | None, str]:
+        return plan.schema, plan.table
+
+    def table_exists(self, cursor: Any, plan: LoadPlan) -> bool:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s",
+            self._schema_arg(plan),
+        )
+        return bool(cursor.fetchone()[0])
+
+    def create_table(self, cursor: Any, plan: LoadPlan) -> bool:
+        if self.table_exists(cursor, plan):
+            return False
+        super().create_table(cursor, plan)
+        return True
+
+    def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.table_ref(plan.schema, plan.table)}")
+
+    def drop_staging(self, cursor: Any, staging: str) -> None:
+        cursor.execute(f"DROP TEMPORARY TABLE {staging}")
+
+    def unique_keys(self, cursor: Any, plan: LoadPlan) -> list[set[str]]:
+        cursor.execute(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+            self._schema_arg(plan),
+        )
+        indexes: dict[str, set[str]] = {}
+        for index, column in cursor.fetchall():
+            indexes.setdefault(index, set()).add(self.fold(column))
+        return list(indexes.values())
+
+    upsert = SqlDialect.upsert_by_statement
+
+    def upsert_statement(self, plan: LoadPlan) -> str:
+        updates = self.updated_columns(plan) or [plan.keys[0]]
+        action = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates)
+        table = self.table_ref(plan.schema, plan.table)
+        # MySQLdb's executemany fills only the VALUES part and sends what follows it verbatim.
+        return f"{self.insert_statement(table, plan)} ON DUPLICATE KEY UPDATE {action}"
