@@ -3,12 +3,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.transfers._sql_dialects import SqlDialect
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow_provider_emailverify.transfers._sql_dialects import LoadPlan
+
+#: Characters of a neutral text column that is a key column of a created table, by what it holds.
+#: Together they take 750 characters (3,000 bytes in utf8mb4) and the five flags one byte each,
+#: so a key of any neutral columns, even all of them, fits in InnoDB's 3,072 bytes.
+KEY_CHARS: Mapping[str, int] = MappingProxyType(
+    {
+        "email": 320,  # an address as submitted: the documented upper bound (64 + "@" + 255)
+        "suggestion": 254,  # a vendor's corrected address: SMTP's path limit
+        "job_id": 64,  # vendor job ids: a number, a hex or UUID token
+        "vendor_status": 32,  # a vendor's verdict word ("catchall", "accept_all")
+        "reason": 32,  # a vendor's reason code ("low_deliverability")
+        "vendor": 32,  # vendor keys ("neverbounce_v3")
+        "status": 16,  # a neutral status ("undeliverable")
+    }
+)
+#: Characters of a pass-through key column (a CRM id, a list name, ...).
+PASS_THROUGH_KEY_CHARS = 255
 
 
 class MySqlDialect(SqlDialect):
@@ -22,8 +42,9 @@ class MySqlDialect(SqlDialect):
     quote_char = "`"
     supports_upsert = True
     text_type = "LONGTEXT"  # TEXT holds only 64 KB
-    key_type = "VARCHAR(255)"
-    email_type = "VARCHAR(320)"
+    key_type = f"VARCHAR({PASS_THROUGH_KEY_CHARS})"
+    #: characters of the key columns of a created table, by source (:data:`KEY_CHARS`)
+    key_chars: ClassVar[Mapping[str, int]] = KEY_CHARS
 
     def cursor(self, conn: Any) -> Any:
         if type(conn).__module__.startswith("MySQLdb"):
@@ -33,8 +54,13 @@ class MySqlDialect(SqlDialect):
         return conn.cursor()
 
     def column_type(self, source: str, *, key: bool) -> str:
-        if key and source == "email":
-            return self.email_type
+        """
+        Key columns are ``VARCHAR`` sized by what they hold (:data:`KEY_CHARS`; pass-through
+        values :data:`PASS_THROUGH_KEY_CHARS`), so that a key of several columns fits InnoDB's
+        limit on a key's length; other text is ``LONGTEXT``.
+        """
+        if key and source in self.key_chars:
+            return f"VARCHAR({self.key_chars[source]})"
         return super().column_type(source, key=key)
 
     def table_options(self) -> str:

@@ -1,0 +1,54 @@
+# Licensed under the Apache License, Version 2.0.
+"""
+Upsert keys of the tables the SQL transfer creates, against real PostgreSQL, MariaDB and SQLite:
+a natural key of a table holding the results of many jobs and vendors, loaded by the operator
+from jobs the emulator verified over HTTP, and keys of many columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from airflow_provider_emailverify.results import NEUTRAL_COLUMNS
+from tests.transfers.conftest import results_of, sample_results, submit_and_wait
+from tests.transfers.test_results_to_sql import KNOWN, to_sql
+from tests.transfers.test_sql_writer import as_rows, load, read
+
+if TYPE_CHECKING:
+    from tests.transfers.conftest import Database
+
+NATURAL_KEY = ["email", "job_id", "vendor"]
+
+
+def test_upsert_on_email_job_and_vendor_updates_statuses_in_place(vendor: str, any_db: Database):
+    """Results of two jobs of the same addresses side by side; a rerun of one refreshes its rows."""
+    first = submit_and_wait(vendor, KNOWN)
+    second = submit_and_wait(vendor, KNOWN)
+    table = any_db.table()
+    to_sql(vendor, any_db, table, [first, second], mode="upsert", key_columns=NATURAL_KEY)
+    assert len(any_db.rows(table, ["email"])) == 2 * len(KNOWN)
+
+    q = any_db.quote
+    any_db.execute(f"UPDATE {q(table)} SET status = 'stale', vendor_status = 'stale' WHERE job_id = '{first}'")
+    summary = to_sql(vendor, any_db, table, first, mode="upsert", key_columns=NATURAL_KEY)
+
+    assert summary["rows"] == len(KNOWN)
+    rows = any_db.rows(table, ["email", "job_id", "vendor", "status", "vendor_status"])
+    assert len(rows) == 2 * len(KNOWN)
+    expected = results_of(vendor, first, second)
+    assert sorted(rows) == sorted(as_rows(expected, ["email", "job_id", "vendor", "status", "vendor_status"]))
+
+
+def test_a_key_of_every_neutral_column_fits(any_db: Database):
+    """Whatever neutral columns make the key, the created table takes it (values at their usual sizes)."""
+    table = any_db.table()
+    # Key columns cannot be null: every flag and the suggestion are given.
+    known = {"is_disposable": False, "is_role": True, "is_free": False, "is_syntax_error": False}
+    results = [
+        dataclasses.replace(r, **known, suggestion="a@gmail.com", reason="low_deliverability")
+        for r in sample_results(["a@example.com", "b@example.com"], job_id="5f8a3c2e9b1d4e7fa0c6b2d1")
+    ]
+    load(any_db, table, results, mode="upsert", keys=NEUTRAL_COLUMNS)
+    load(any_db, table, results[1:], mode="upsert", keys=NEUTRAL_COLUMNS)
+    assert read(any_db, table) == as_rows(results)
