@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_emailverify.results import FLAG_COLUMNS
 from airflow_provider_emailverify.transfers._sql_dialects import SqlDialect
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ class MySqlDialect(SqlDialect):
     key_type = f"VARCHAR({PASS_THROUGH_KEY_CHARS})"
     #: characters of the key columns of a created table, by source (:data:`KEY_CHARS`)
     key_chars: ClassVar[Mapping[str, int]] = KEY_CHARS
+    #: InnoDB's limit on the length of one key (row formats DYNAMIC and COMPRESSED, the defaults
+    #: since MySQL 5.7 and MariaDB 10.2)
+    max_key_bytes: ClassVar[int] = 3072
 
     def cursor(self, conn: Any) -> Any:
         if type(conn).__module__.startswith("MySQLdb"):
@@ -83,8 +87,41 @@ class MySqlDialect(SqlDialect):
     def create_table(self, cursor: Any, plan: LoadPlan) -> bool:
         if self.table_exists(cursor, plan):
             return False
+        if plan.mode == "upsert":
+            self.check_key_length(plan)
         super().create_table(cursor, plan)
         return True
+
+    def key_bytes(self, source: str) -> int:
+        """What a created key column of ``source`` takes of a key: a flag one byte, text four a character."""
+        if source in FLAG_COLUMNS:
+            return 1
+        return 4 * self.key_chars.get(source, PASS_THROUGH_KEY_CHARS)
+
+    def check_key_length(self, plan: LoadPlan) -> None:
+        """
+        Refuse, before anything is loaded, an upsert key that the created table could not have:
+        one longer than :attr:`max_key_bytes` (several pass-through columns, each 255 characters).
+
+        :param plan: the load, whose ``keys`` would make the created table's primary key.
+        :raises ValueError: naming the key columns, their types and sizes, and the limit.
+        """
+        sources = dict(zip(plan.columns, plan.sources))
+        sizes = {key: self.key_bytes(sources.get(key, key)) for key in plan.keys}
+        total = sum(sizes.values())
+        if total <= self.max_key_bytes:
+            return
+        columns = ", ".join(
+            f"{self.quote(key)} {self.column_type(sources.get(key, key), key=True)}: {size:,} bytes"
+            for key, size in sizes.items()
+        )
+        raise ValueError(
+            f"cannot create table {self.table_ref(plan.schema, plan.table)} with the upsert key "
+            f"({self.column_list(plan.keys)}): its columns take {total:,} bytes ({columns}; utf8mb4 "
+            f"text takes 4 bytes a character), over the {self.max_key_bytes:,} bytes MySQL/MariaDB "
+            "(InnoDB) allow one key. Use fewer key columns, or create the table yourself with a key "
+            "that fits; nothing was loaded"
+        )
 
     def drop_created_table(self, cursor: Any, plan: LoadPlan) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {self.table_ref(plan.schema, plan.table)}")

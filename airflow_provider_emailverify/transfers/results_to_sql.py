@@ -82,7 +82,9 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
         ``VARCHAR`` sized by what they hold, in characters: ``email`` 320, ``suggestion`` 254,
         ``job_id`` 64, ``vendor_status``, ``reason`` and ``vendor`` 32, ``status`` 16, a
         pass-through column 255. A key of any neutral columns thus fits InnoDB's 3,072 bytes
-        (``utf8mb4``); a longer value fails the load. Existing tables are used as they are.
+        (``utf8mb4``); a key that cannot (several pass-through columns) is refused before
+        anything is loaded, and a longer value fails the load. Existing tables are used as they
+        are.
     :param batch_size: rows per ``executemany`` call (databases other than PostgreSQL).
     :param sql_hook_params: extra arguments for the SQL hook's constructor.
     :return: ``{"table", "mode", "rows", "counts": {status: rows}}``.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+import pytest
+
 from airflow_provider_emailverify.results import NEUTRAL_COLUMNS
 from tests.transfers.conftest import results_of, sample_results, submit_and_wait
 from tests.transfers.test_results_to_sql import KNOWN, to_sql
@@ -52,3 +54,22 @@ def test_a_key_of_every_neutral_column_fits(any_db: Database):
     load(any_db, table, results, mode="upsert", keys=NEUTRAL_COLUMNS)
     load(any_db, table, results[1:], mode="upsert", keys=NEUTRAL_COLUMNS)
     assert read(any_db, table) == as_rows(results)
+
+
+def test_a_key_too_long_for_mariadb_is_refused_before_loading(vendor: str, mariadb_db: Database):
+    """Two pass-through key columns beside the address: more than InnoDB's 3,072 bytes a key."""
+    records = [{"email": "alice@example.com", "crm_id": "A-1", "list_id": "spring"}]
+    job_id = submit_and_wait(vendor, records)
+    table = mariadb_db.table()
+    column_map = {"email": "email", "crm_id": "crm_id", "list_id": "list_id", "status": "status"}
+    message = (
+        r"cannot create table `ev_\w+` with the upsert key \(`email`, `crm_id`, `list_id`\): its columns "
+        r"take 3,320 bytes \(`email` VARCHAR\(320\): 1,280 bytes, `crm_id` VARCHAR\(255\): "
+        r"1,020 bytes, `list_id` VARCHAR\(255\): 1,020 bytes; .*over the 3,072 bytes .* nothing was loaded"
+    )
+    with pytest.raises(ValueError, match=message):
+        to_sql(
+            vendor, mariadb_db, table, job_id, mode="upsert", column_map=column_map,
+            key_columns=["email", "crm_id", "list_id"],
+        )
+    assert not mariadb_db.exists(table)
