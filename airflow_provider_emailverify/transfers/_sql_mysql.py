@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.results import FLAG_COLUMNS
+from airflow_provider_emailverify.transfers._common import batched
 from airflow_provider_emailverify.transfers._sql_dialects import SqlDialect
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     from airflow_provider_emailverify.transfers._sql_dialects import LoadPlan
 
@@ -30,6 +32,12 @@ KEY_CHARS: Mapping[str, int] = MappingProxyType(
 )
 #: Characters of a pass-through key column (a CRM id, a list name, ...).
 PASS_THROUGH_KEY_CHARS = 255
+
+#: The server's error for a value longer than its column (``ER_DATA_TOO_LONG``), and its text.
+_DATA_TOO_LONG = 1406
+_DATA_TOO_LONG_RE = re.compile(r"Data too long for column '(.*)' at row \d+", re.DOTALL)
+#: Characters of a value quoted in an error.
+_PREVIEW_CHARS = 40
 
 
 class MySqlDialect(SqlDialect):
@@ -66,6 +74,19 @@ class MySqlDialect(SqlDialect):
         if key and source in self.key_chars:
             return f"VARCHAR({self.key_chars[source]})"
         return super().column_type(source, key=key)
+
+    def begin(self, cursor: Any) -> None:
+        """
+        Make the load's session strict (``STRICT_TRANS_TABLES``) where the server's SQL mode is
+        not: a value longer than its column is then refused, never cut to fit, which on a key
+        column would merge rows of different keys into one. The connection is the load's own.
+        """
+        cursor.execute("SELECT @@SESSION.sql_mode")
+        mode = cursor.fetchone()[0]
+        modes = [m for m in (mode.decode() if isinstance(mode, bytes) else mode or "").split(",") if m]
+        if "STRICT_TRANS_TABLES" not in modes and "STRICT_ALL_TABLES" not in modes:
+            self.log.info("Loading with STRICT_TRANS_TABLES added to the session's SQL mode %r", ",".join(modes))
+            cursor.execute("SET SESSION sql_mode = %s", (",".join([*modes, "STRICT_TRANS_TABLES"]),))
 
     def table_options(self) -> str:
         return " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -140,7 +161,94 @@ class MySqlDialect(SqlDialect):
             indexes.setdefault(index, set()).add(self.fold(column))
         return list(indexes.values())
 
-    upsert = SqlDialect.upsert_by_statement
+    def bulk_insert(self, cursor: Any, table: str, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        self.insert_batches(cursor, self.insert_statement(table, plan), plan, rows)
+
+    def upsert(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """Batched ``executemany`` of ``INSERT ... ON DUPLICATE KEY UPDATE`` (:meth:`upsert_statement`)."""
+        self.insert_batches(cursor, self.upsert_statement(plan), plan, rows)
+
+    def insert_batches(self, cursor: Any, sql: str, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
+        """
+        Batched ``executemany`` of ``sql``. A value too long for its column fails the load with
+        an error naming its row in the load and its column (the server counts rows per statement).
+
+        :param sql: an insert statement taking one row of ``plan.columns``.
+        :param plan: the load.
+        :param rows: the rows.
+        """
+        done = 0
+        for batch in batched(rows, plan.batch_size):
+            try:
+                cursor.executemany(sql, batch)
+            except Exception as err:
+                error = self.too_long_error(cursor, err, plan, batch, done)
+                if error is None:
+                    raise
+                raise error from err
+            done += len(batch)
+
+    def too_long_error(
+        self, cursor: Any, err: Exception, plan: LoadPlan, batch: Sequence[tuple[Any, ...]], done: int
+    ) -> ValueError | None:
+        """
+        The error naming the row and column of a value too long for its column, when ``err`` is
+        the server's "Data too long" (else ``None``).
+
+        :param err: what ``executemany`` raised.
+        :param plan: the load.
+        :param batch: the rows of the failed call.
+        :param done: rows loaded before ``batch``.
+        """
+        args = getattr(err, "args", ())
+        found = _DATA_TOO_LONG_RE.search(str(args[1])) if len(args) > 1 and args[0] == _DATA_TOO_LONG else None
+        folded = [self.fold(c) for c in plan.columns]
+        if found is None or self.fold(found.group(1)) not in folded:
+            return None
+        position = folded.index(self.fold(found.group(1)))
+        column = plan.columns[position]
+        column_type, chars, octets = self.column_size(cursor, plan, column)
+        # The row's address, to find it by, unless the too-long value is the address itself.
+        email_at = plan.sources.index("email") if "email" in plan.sources else position
+        email_at = None if email_at == position else email_at
+        for number, row in enumerate(batch, start=done + 1):
+            value = row[position]
+            text = value if isinstance(value, str) else "" if value is None else str(value)
+            if chars is not None and len(text) > chars:
+                size = f"{len(text):,} characters"
+            elif octets is not None and len(text.encode("utf-8")) > octets:
+                size = f"{len(text.encode('utf-8')):,} bytes"
+            else:
+                continue
+            email = None if email_at is None else row[email_at]
+            of = f" (address {_preview(email)})" if isinstance(email, str) else ""
+            return ValueError(
+                f"row {number:,} of the load{of} has {size} in column {self.quote(column)}, more than its "
+                f"type {column_type} holds: {_preview(text)}. MySQL/MariaDB would have to cut it; "
+                "nothing was loaded"
+            )
+        return ValueError(
+            f"a value in rows {done + 1:,} to {done + len(batch):,} of the load is too long for column "
+            f"{self.quote(column)} ({column_type}); nothing was loaded"
+        )
+
+    def column_size(self, cursor: Any, plan: LoadPlan, column: str) -> tuple[str, int | None, int | None]:
+        """
+        The type of a column of the plan's table and what it holds, in characters and bytes
+        (``None`` where unknown). A staging table has the same columns.
+        """
+        cursor.execute(
+            "SELECT COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            (*self._schema_arg(plan), column),
+        )
+        found = cursor.fetchone()
+        if found is None:
+            return "unknown type", None, None
+        column_type, chars, octets = found
+        if isinstance(column_type, bytes):
+            column_type = column_type.decode()
+        return str(column_type), None if chars is None else int(chars), None if octets is None else int(octets)
 
     def upsert_statement(self, plan: LoadPlan) -> str:
         updates = self.updated_columns(plan) or [plan.keys[0]]
@@ -148,3 +256,8 @@ class MySqlDialect(SqlDialect):
         table = self.table_ref(plan.schema, plan.table)
         # MySQLdb's executemany fills only the VALUES part and sends what follows it verbatim.
         return f"{self.insert_statement(table, plan)} ON DUPLICATE KEY UPDATE {action}"
+
+
+def _preview(text: str) -> str:
+    """``text`` quoted for an error, its first :data:`_PREVIEW_CHARS` characters when longer."""
+    return repr(text) if len(text) <= _PREVIEW_CHARS else repr(text[:_PREVIEW_CHARS]) + "..."

@@ -83,8 +83,10 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
         ``job_id`` 64, ``vendor_status``, ``reason`` and ``vendor`` 32, ``status`` 16, a
         pass-through column 255. A key of any neutral columns thus fits InnoDB's 3,072 bytes
         (``utf8mb4``); a key that cannot (several pass-through columns) is refused before
-        anything is loaded, and a longer value fails the load. Existing tables are used as they
-        are.
+        anything is loaded. Existing tables are used as they are. A value longer than its
+        column fails the load with an error naming its row and column: MySQL/MariaDB loads run
+        in strict SQL mode (``STRICT_TRANS_TABLES`` is added to the session's mode), so no
+        value is cut to fit.
     :param batch_size: rows per ``executemany`` call (databases other than PostgreSQL).
     :param sql_hook_params: extra arguments for the SQL hook's constructor.
     :return: ``{"table", "mode", "rows", "counts": {status: rows}}``.

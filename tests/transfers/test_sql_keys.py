@@ -73,3 +73,33 @@ def test_a_key_too_long_for_mariadb_is_refused_before_loading(vendor: str, maria
             key_columns=["email", "crm_id", "list_id"],
         )
     assert not mariadb_db.exists(table)
+
+
+@pytest.mark.parametrize("mode", ["upsert", "replace"])
+def test_a_value_too_long_for_its_key_column_names_its_row_and_loads_nothing(
+    vendor: str, mariadb_db: Database, mode: str
+):
+    """
+    Refused, not cut to fit, even where the server's SQL mode is not strict: two ids that differ
+    only past the column's size would otherwise become one key.
+    """
+    column_map = {"email": "email", "crm_id": "crm_id", "status": "status"}
+    first = submit_and_wait(vendor, [{"email": "before@example.com", "crm_id": "B-1"}])
+    table = mariadb_db.table()
+    to_sql(vendor, mariadb_db, table, first, mode="upsert", column_map=column_map, key_columns=["email", "crm_id"])
+    before = mariadb_db.rows(table, ["email", "crm_id", "status"])
+
+    long_id = "crm-" + "9" * 296
+    records = [{"email": f"p{i}@example.com", "crm_id": f"C-{i}"} for i in range(5)]
+    records.insert(3, {"email": "long.id@example.com", "crm_id": long_id})
+    job_id = submit_and_wait(vendor, records)
+    message = (
+        r"row 4 of the load \(address 'long.id@example.com'\) has 300 characters in column `crm_id`, more "
+        r"than its type varchar\(255\) holds: 'crm-9999.*'\.\.\.\. .*nothing was loaded"
+    )
+    with pytest.raises(ValueError, match=message):
+        to_sql(
+            vendor, mariadb_db, table, job_id, mode=mode, column_map=column_map, key_columns=["email", "crm_id"],
+            batch_size=2, sql_hook_params={"init_command": "SET SESSION sql_mode = ''"},
+        )
+    assert mariadb_db.rows(table, ["email", "crm_id", "status"]) == before
