@@ -70,6 +70,9 @@ class MySqlDialect(SqlDialect):
         Key columns are ``VARCHAR`` sized by what they hold (:data:`KEY_CHARS`; pass-through
         values :data:`PASS_THROUGH_KEY_CHARS`), so that a key of several columns fits InnoDB's
         limit on a key's length; other text is ``LONGTEXT``.
+
+        :param source: the result field the column holds.
+        :param key: whether the column is one of the table's key columns.
         """
         if key and source in self.key_chars:
             return f"VARCHAR({self.key_chars[source]})"
@@ -80,6 +83,8 @@ class MySqlDialect(SqlDialect):
         Make the load's session strict (``STRICT_TRANS_TABLES``) where the server's SQL mode is
         not: a value longer than its column is then refused, never cut to fit, which on a key
         column would merge rows of different keys into one. The connection is the load's own.
+
+        :param cursor: a cursor of the load's connection.
         """
         cursor.execute("SELECT @@SESSION.sql_mode")
         mode = cursor.fetchone()[0]
@@ -114,7 +119,11 @@ class MySqlDialect(SqlDialect):
         return True
 
     def key_bytes(self, source: str) -> int:
-        """What a created key column of ``source`` takes of a key: a flag one byte, text four a character."""
+        """
+        What a created key column of ``source`` takes of a key: a flag one byte, text four a character.
+
+        :param source: the result field the column holds.
+        """
         if source in FLAG_COLUMNS:
             return 1
         return 4 * self.key_chars.get(source, PASS_THROUGH_KEY_CHARS)
@@ -173,6 +182,7 @@ class MySqlDialect(SqlDialect):
         Batched ``executemany`` of ``sql``. A value too long for its column fails the load with
         an error naming its row in the load and its column (the server counts rows per statement).
 
+        :param cursor: a cursor of the load's connection.
         :param sql: an insert statement taking one row of ``plan.columns``.
         :param plan: the load.
         :param rows: the rows.
@@ -195,6 +205,7 @@ class MySqlDialect(SqlDialect):
         The error naming the row and column of a value too long for its column, when ``err`` is
         the server's "Data too long" (else ``None``).
 
+        :param cursor: a cursor of the load's connection.
         :param err: what ``executemany`` raised.
         :param plan: the load.
         :param batch: the rows of the failed call.
@@ -207,7 +218,11 @@ class MySqlDialect(SqlDialect):
             return None
         position = folded.index(self.fold(found.group(1)))
         column = plan.columns[position]
-        column_type, chars, octets = self.column_size(cursor, plan, column)
+        try:
+            column_type, chars, octets = self.column_size(cursor, plan, column)
+        except Exception as failure:  # the server's own error is then the clearest
+            self.log.warning("Could not read the type of column %s: %s", self.quote(column), failure)
+            return None
         # The row's address, to find it by, unless the too-long value is the address itself.
         email_at = plan.sources.index("email") if "email" in plan.sources else position
         email_at = None if email_at == position else email_at
@@ -236,6 +251,10 @@ class MySqlDialect(SqlDialect):
         """
         The type of a column of the plan's table and what it holds, in characters and bytes
         (``None`` where unknown). A staging table has the same columns.
+
+        :param cursor: a cursor of the load's connection.
+        :param plan: the load, naming the table.
+        :param column: the column's name.
         """
         cursor.execute(
             "SELECT COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS "
