@@ -13,8 +13,10 @@ run and against the same jobs:
 - the operator's replace and upsert modes, for reference;
 
 and the operator's peak RSS (``VmHWM``) at 100,000 and at all rows, each in a fresh process.
-It also prints two references: ``insert_rows`` against ``psql \\copy`` of the ready file (what
-any ``COPY`` load can reach on this server), and the CPU seconds our process, the emulator and
+It also prints references: ``insert_rows`` against ``psql \\copy`` of the ready file (what any
+``COPY`` load can reach on this server); the floor, each download's bytes moved untouched into
+``COPY`` of a text table (what any operator that downloads and loads can reach end to end, with
+the emulator and PostgreSQL on this machine); and the CPU seconds our process, the emulator and
 the local PostgreSQL server each spent during the fastest operator try (they share the machine's
 CPUs, so on a small machine their sum bounds the operator's time).
 
@@ -65,6 +67,9 @@ TABLE_DDL = (
     "email TEXT, status TEXT, vendor_status TEXT, reason TEXT, is_disposable BOOLEAN, is_role BOOLEAN, "
     "is_free BOOLEAN, is_catchall BOOLEAN, is_syntax_error BOOLEAN, suggestion TEXT, vendor TEXT, job_id TEXT"
 )
+
+#: The columns of a NeverBounce download as the client asks for it: the email, then the appends.
+RAW_DDL = "email TEXT, bad_syntax TEXT, free_email_host TEXT, role_account TEXT, email_status TEXT"
 
 
 # -- shared with transfer_s3.py ------------------------------------------------------------------------
@@ -275,6 +280,26 @@ def psql_copy(path: str, table: str) -> None:
     )
 
 
+def raw_copy(job_ids: list[str], table: str) -> None:
+    """
+    The floor: each job's download, as the vendor sends it, straight into ``COPY ... (FORMAT
+    csv)`` of a text table, one transaction. Nothing is parsed, mapped or checked, so this is the
+    least any operator that downloads and loads can do with the vendor and the database on this
+    machine (the emulator's and PostgreSQL's own work).
+    """
+    import psycopg
+
+    from airflow_provider_emailverify.hooks.base import hook_for_connection
+
+    client = hook_for_connection(NB_CONN).client
+    with psycopg.connect(pg_uri()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} ({RAW_DDL})")
+        for job_id in job_ids:
+            with cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                for chunk in client.stream_chunks(client.download_call(job_id)):
+                    copy.write(chunk)
+
+
 def insert_rows(job_id: str, table: str, limit: int) -> int:
     from itertools import islice
 
@@ -359,7 +384,7 @@ def main() -> None:
     n = args.rows
     r = max(1, args.repeat)
     names = ["warm", "warmcopy", "insert", "replace", "writer", "insertonly", "rss100k", "rssall"]
-    names += [f"ours{i}" for i in range(r)] + [f"copy{i}" for i in range(r)]
+    names += [f"ours{i}" for i in range(r)] + [f"copy{i}" for i in range(r)] + [f"raw{i}" for i in range(r)]
     tables = {name: f"bench_{name}_{os.getpid()}" for name in names}
     emulator = Emulator()
     tmp = tempfile.NamedTemporaryFile(prefix="emailverify-bench-", suffix=".csv", delete=False)
@@ -391,6 +416,8 @@ def main() -> None:
         copies = [cpu_of_run(emulator, psql_copy, tmp.name, tables[f"copy{i}"]) for i in range(r)]
         t_copy, _, copy_cpu = min(copies, key=lambda t: t[0])
         t_file = t_download + t_copy
+        raws = [cpu_of_run(emulator, raw_copy, job_ids, tables[f"raw{i}"]) for i in range(r)]
+        t_raw, _, raw_cpu = min(raws, key=lambda t: t[0])
 
         pg_execute(f"CREATE TABLE {tables['insert']} ({TABLE_DDL})")
         t_insert, _ = timed(insert_rows, job_ids[0], tables["insert"], sample_size)
@@ -412,7 +439,9 @@ def main() -> None:
         t_insert_only_scaled = t_insert_only * n / sample_size
         del sample
 
-        for name, expected in (("ours0", n), ("copy0", n), ("insert", sample_size), ("replace", n), ("writer", n)):
+        for name, expected in (
+            ("ours0", n), ("copy0", n), ("raw0", n), ("insert", sample_size), ("replace", n), ("writer", n)
+        ):
             count = pg_execute(f"SELECT count(*) FROM {tables[name]}")[0][0]
             assert count == expected, (name, count)
 
@@ -436,6 +465,7 @@ def main() -> None:
     row("psql \\copy of that file", t_copy)
     row("download-to-file + \\copy", t_file, n)
     row(f"insert_rows, {sample_size:,} rows from the download {scale}", t_insert_scaled, note=f"{t_insert:.1f} s measured")
+    row("floor: the download's bytes into COPY, nothing parsed", t_raw, n)
     row("operator, replace (staging + swap)", t_replace, n)
     row("operator, upsert onto the loaded rows", t_upsert, n)
     print(f"load path alone ({sample_size:,} results in memory, replayed to {n:,} rows):")
@@ -458,12 +488,19 @@ def main() -> None:
         ("insert_rows from the download / \\copy", t_insert_scaled / t_copy),
     ):
         print(f"  {label:<42} {value:6.2f}x   (reference: the ceiling)")
+    # End to end, nothing can beat moving the download's bytes into COPY untouched.
+    print(f"  {'insert_rows / floor, end to end':<42} {t_insert_scaled / t_raw:6.2f}x   (reference: the end-to-end ceiling)")
     print()
     print(f"CPU seconds during the fastest operator try ({os.cpu_count()} CPUs shared by all three processes):")
     for name in ("client", "emulator", "postgres"):
         seconds = cpu[name]
         text = "n/a (server not local)" if seconds is None else f"{seconds:5.2f} s  {seconds * 1e6 / n:5.2f} us/row"
         print(f"  {name:<10} {text}")
+    print(
+        f"  (during the floor: client {raw_cpu['client']:.2f} s, emulator {raw_cpu['emulator']:.2f} s"
+        + ("" if raw_cpu["postgres"] is None else f", PostgreSQL {raw_cpu['postgres']:.2f} s")
+        + ")"
+    )
     if copy_cpu["postgres"] is not None:
         print(f"  (PostgreSQL during psql \\copy of the file: {copy_cpu['postgres']:.2f} s)")
     growth = large["hwm_after_kb"] - small["hwm_after_kb"]
