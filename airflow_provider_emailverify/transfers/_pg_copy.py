@@ -1,8 +1,9 @@
 # Licensed under the Apache License, Version 2.0.
 """
-PostgreSQL ``COPY ... FROM STDIN`` text format for the SQL transfer: rows encoded in chunks for
-psycopg2's ``copy_expert`` (psycopg 3 encodes rows itself), and the error that names a row holding
-a NUL character, which PostgreSQL text cannot store.
+PostgreSQL ``COPY ... FROM STDIN`` text format for the SQL transfer: rows encoded in chunks, column
+by column, which both drivers send as they are (psycopg 3 through ``copy.write``, psycopg2
+through ``copy_expert`` reading a :class:`ChunkReader`), and the error that names a row holding a
+NUL character, which PostgreSQL text cannot store.
 """
 
 from __future__ import annotations

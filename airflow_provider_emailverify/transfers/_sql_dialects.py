@@ -307,6 +307,21 @@ class PostgresDialect(SqlDialect):
 
         return conn.cursor(row_factory=tuple_row)
 
+    def prepare(self, conn: Any) -> None:
+        """
+        The load's connection speaks UTF-8, whatever ``client_encoding`` the Airflow connection
+        asks for: ``COPY`` is sent as UTF-8 bytes, which the server would otherwise read in the
+        session's encoding and store garbled. The connection is the load's own.
+
+        :param conn: the load's connection (psycopg 3 or psycopg2).
+        """
+        super().prepare(conn)
+        if hasattr(conn, "set_client_encoding"):  # psycopg2
+            conn.set_client_encoding("UTF8")
+        else:
+            conn.execute("SET client_encoding TO 'UTF8'")
+            conn.commit()
+
     def create_staging(self, cursor: Any, plan: LoadPlan, *, with_seq: bool = False) -> str:
         """The table's columns as it types them; :attr:`seq_column` is numbered by the server."""
         name = self.quote(self.staging_name())

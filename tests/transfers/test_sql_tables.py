@@ -140,6 +140,25 @@ def test_a_nul_character_names_its_row_and_loads_nothing(
     assert read(postgres_db, table) == before
 
 
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_non_ascii_text_round_trips_when_the_connection_asks_for_another_encoding(
+    postgres_db: Database, driver: str, monkeypatch: pytest.MonkeyPatch
+):
+    """A connection whose extras set ``client_encoding`` (here LATIN1) still stores every character as sent."""
+    import os
+
+    from airflow.providers.postgres.hooks import postgres
+
+    monkeypatch.setattr(postgres, "USE_PSYCOPG3", driver == "psycopg")
+    variable = f"AIRFLOW_CONN_{postgres_db.conn_id.upper()}"
+    monkeypatch.setenv(variable, os.environ[variable] + "?options=-c%20client_encoding%3DLATIN1")
+    table = postgres_db.table()
+    emails = ["ñandú@example.com", "zoë.o'brien@example.com", "müller@bücher.example"]
+    for mode in ("append", "replace"):
+        load(postgres_db, table, sample_results(emails), mode=mode)
+        assert sorted(email for (email,) in postgres_db.rows(table, ["email"])) == sorted(emails)
+
+
 def test_a_table_name_differing_only_in_case_is_refused(postgres_db: Database):
     """PostgreSQL folds unquoted names to lower case; ours are quoted, so "EV_X" would be a second table."""
     table = postgres_db.table()
