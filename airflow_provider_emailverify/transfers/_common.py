@@ -9,6 +9,7 @@ Everything here streams: generators in, generators out, never a list of all rows
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from itertools import islice
@@ -77,7 +78,8 @@ def select_results(
     """
     Rows whose neutral status is in ``statuses`` (all when ``None``), counting what passes into
     ``counts`` (status -> rows) and what is left out under the key ``"skipped"``. Rows are
-    filtered and counted a chunk at a time, so both run in C.
+    filtered and counted a chunk at a time (the counting in C), so ``counts`` covers a chunk
+    before its rows are written: read it once the rows are.
     """
     status_of = attrgetter("status")
     for batch in batched(results, CHUNK_ROWS):
@@ -94,6 +96,11 @@ def select_results(
 LOAD_GC_THRESHOLD = 10_000
 
 
+_gc_lock = threading.Lock()
+_gc_loads = 0  # loads running in this process
+_gc_restore: Callable[[], None] | None = None
+
+
 @contextmanager
 def gc_for_bulk_load() -> Iterator[None]:
     """
@@ -103,22 +110,39 @@ def gc_for_bulk_load() -> Iterator[None]:
     objects, and the full collections the rows set off would rescan all of it. The young
     generation is collected every :data:`LOAD_GC_THRESHOLD` allocations instead of 700, as a
     chunk of rows in flight outlives several default collections. Together about a quarter of
-    the load's CPU. Rows hold no reference cycles and are freed as usual; a heap frozen by
-    someone else is left frozen.
+    the load's CPU. Rows hold no reference cycles and are freed as usual.
+
+    Loads running at once in threads share one tuning, restored when the last one ends. A heap
+    frozen by someone else (a worker forked by Airflow's LocalExecutor starts so) is left as it
+    is, and so is automatic collection switched off (threshold 0).
     """
+    global _gc_loads, _gc_restore
     import gc
 
-    thresholds = gc.get_threshold()
-    frozen = gc.get_freeze_count() == 0
-    if frozen:
-        gc.freeze()
-    gc.set_threshold(max(thresholds[0], LOAD_GC_THRESHOLD), *thresholds[1:])
+    with _gc_lock:
+        if _gc_loads == 0:
+            thresholds = gc.get_threshold()
+            freeze = gc.get_freeze_count() == 0
+            if freeze:
+                gc.freeze()
+            if thresholds[0]:
+                gc.set_threshold(max(thresholds[0], LOAD_GC_THRESHOLD), *thresholds[1:])
+
+            def restore() -> None:
+                gc.set_threshold(*thresholds)
+                if freeze:
+                    gc.unfreeze()
+
+            _gc_restore = restore
+        _gc_loads += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        if frozen:
-            gc.unfreeze()
+        with _gc_lock:
+            _gc_loads -= 1
+            if _gc_loads == 0 and _gc_restore is not None:
+                _gc_restore()
+                _gc_restore = None
 
 
 def status_counts(counts: Counter[str]) -> dict[str, int]:

@@ -225,11 +225,31 @@ def test_gc_is_tuned_during_a_load_and_restored_after():
     with gc_for_bulk_load():
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold()[0] >= LOAD_GC_THRESHOLD
+        with gc_for_bulk_load():  # a second load at once shares the tuning
+            pass
+        assert gc.get_threshold()[0] >= LOAD_GC_THRESHOLD and gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
     with pytest.raises(RuntimeError), gc_for_bulk_load():  # restored when the load fails too
         raise RuntimeError("load failed")
     assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
+
+
+def test_gc_left_as_the_process_set_it():
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(0)  # automatic collection off: stays off
+        with gc_for_bulk_load():
+            assert gc.get_threshold()[0] == 0
+        gc.set_threshold(*before)
+        gc.freeze()  # a heap frozen by someone else stays frozen
+        frozen = gc.get_freeze_count()
+        with gc_for_bulk_load():
+            pass
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_chunk_reader_skips_empty_chunks_until_the_end():
