@@ -231,7 +231,9 @@ class MySqlDialect(SqlDialect):
             text = value if isinstance(value, str) else "" if value is None else str(value)
             if chars is not None and len(text) > chars:
                 size = f"{len(text):,} characters"
-            elif octets is not None and len(text.encode("utf-8")) > octets:
+            elif chars is None and octets is not None and len(text.encode("utf-8")) > octets:
+                # bytes only where the column has no length in characters: in a latin1 column an
+                # "é" takes one byte, not UTF-8's two
                 size = f"{len(text.encode('utf-8')):,} bytes"
             else:
                 continue

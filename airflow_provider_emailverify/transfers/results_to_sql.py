@@ -77,16 +77,19 @@ class EmailVerificationResultsToSqlOperator(BaseOperator):
     :param statuses: neutral statuses to keep: a list, or text read as ``job_ids`` is (a JSON or
         Python list, as a template renders one, or comma-separated statuses); ``None`` keeps
         every row. (templated)
-    :param create_table: create the table (with suitable column types) when it does not exist.
-        Text columns are unbounded text, but on MySQL/MariaDB the upsert key columns are
-        ``VARCHAR`` sized by what they hold, in characters: ``email`` 320, ``suggestion`` 254,
-        ``job_id`` 64, ``vendor_status``, ``reason`` and ``vendor`` 32, ``status`` 16, a
-        pass-through column 255. A key of any neutral columns thus fits InnoDB's 3,072 bytes
-        (``utf8mb4``); a key that cannot (several pass-through columns) is refused before
-        anything is loaded. Existing tables are used as they are. A value longer than its
-        column fails the load with an error naming its row and column: MySQL/MariaDB loads run
-        in strict SQL mode (``STRICT_TRANS_TABLES`` is added to the session's mode), so no
-        value is cut to fit.
+    :param create_table: create the table (with suitable column types) when it does not exist;
+        existing tables are used as they are. Text columns are ``TEXT`` on PostgreSQL and
+        SQLite, ``LONGTEXT`` on MySQL/MariaDB and ``VARCHAR(4000)`` elsewhere (key columns
+        ``VARCHAR(320)``). On MySQL/MariaDB the upsert key columns are ``VARCHAR`` sized by what
+        they hold, in characters: ``email`` 320, ``suggestion`` 254, ``job_id`` 64,
+        ``vendor_status``, ``reason`` and ``vendor`` 32, ``status`` 16, a pass-through column
+        255. A key of any neutral columns thus fits InnoDB's 3,072 bytes (``utf8mb4``); a key
+        that cannot (several pass-through columns) is refused before anything is loaded.
+        MySQL/MariaDB loads run in strict SQL mode (``STRICT_TRANS_TABLES`` is added to the
+        session's mode), so the server refuses what it would otherwise change with a warning: a
+        value longer than its column fails the load with an error naming its row and column
+        instead of being cut to fit, and so do a value a typed column cannot hold and a
+        character the column's character set lacks. On InnoDB tables nothing is then loaded.
     :param batch_size: rows per ``executemany`` call (databases other than PostgreSQL).
     :param sql_hook_params: extra arguments for the SQL hook's constructor.
     :return: ``{"table", "mode", "rows", "counts": {status: rows}}``.
