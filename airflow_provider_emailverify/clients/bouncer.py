@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.clients.base import ApiCall, extra_field, no_result, with_headers
 from airflow_provider_emailverify.clients.bouncer_formats import (
+    CSV_COLUMNS,
+    REASONS,
     VENDOR,
-    _array,
-    _embedded_error_status,
-    _object,
+    as_array,
+    as_object,
+    csv_record_reader,
     csv_row_parser,
+    embedded_error_status,
     merged_note,
     parse_batch,
     parse_created,
@@ -56,6 +59,17 @@ if TYPE_CHECKING:
     import httpx
 
     from airflow_provider_emailverify.clients.base import RawResponse
+
+#: The client, and the wire formats of :mod:`bouncer_formats` kept importable from here.
+__all__ = [
+    "CSV_COLUMNS",
+    "REASONS",
+    "BouncerClient",
+    "csv_record_reader",
+    "csv_row_parser",
+    "parse_batch",
+    "parse_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +130,7 @@ class BouncerClient(VerificationClient):
 
     def check(self, call: ApiCall[Any], response: RawResponse) -> None:
         if 200 <= response.status < 300:
-            embedded = _embedded_error_status(response.body)
+            embedded = embedded_error_status(response.body)
             if embedded is None:
                 return
             response = replace(response, status=embedded)
@@ -332,7 +346,7 @@ class BouncerClient(VerificationClient):
                 "POST",
                 f"{BATCH}/sync",
                 "batch sync",
-                parse=lambda body: [parse_record(r) for r in _array(body)],
+                parse=lambda body: [parse_record(r) for r in as_array(body)],
                 json=emails,
                 read_timeout=self.sync_timeout,
             )
@@ -340,20 +354,20 @@ class BouncerClient(VerificationClient):
 
     def verify_domain(self, domain: str) -> dict[str, Any]:
         """``GET /v1.1/domain``: the domain's accept-all, disposable, free flags, DNS and provider (1 credit)."""
-        return self.call(ApiCall("GET", "/v1.1/domain", "domain", parse=_object, params={"domain": domain}))
+        return self.call(ApiCall("GET", "/v1.1/domain", "domain", parse=as_object, params={"domain": domain}))
 
     def create_toxicity_list(self, emails: Iterable[str], *, name: str | None = None) -> str:
         """Start a toxicity check (v1 API) of ``emails``; returns the list id (1 credit per address)."""
         addresses = (json.dumps(email) for _, _, email in checked_records(emails, vendor=VENDOR, max_rows=None))
         call = ApiCall(
-            "POST", "/v1/toxicity/list", "toxicity create", parse=lambda b: str(_object(b)["id"]),
+            "POST", "/v1/toxicity/list", "toxicity create", parse=lambda b: str(as_object(b)["id"]),
             headers={"Content-Type": "application/json"},
         )
         return self.create_job_from(_join_array(addresses), call, name=name)[0]
 
     def get_toxicity_list(self, list_id: str) -> dict[str, Any]:
         """Toxicity list state: ``{"id", "createdAt", "status": processing|completed|error}``."""
-        return self.call(ApiCall("GET", f"/v1/toxicity/list/{list_id}", "toxicity status", parse=_object))
+        return self.call(ApiCall("GET", f"/v1/toxicity/list/{list_id}", "toxicity status", parse=as_object))
 
     def iter_toxicity_data(self, list_id: str) -> Iterator[dict[str, Any]]:
         """Stream ``{"email", "toxicity"}`` rows of a completed toxicity list."""
@@ -373,14 +387,14 @@ class BouncerClient(VerificationClient):
     def create_sample(self, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         """Start a sampling estimate (v1 API) of a list; returns the sample object (``id``, ``finished``...)."""
         call = ApiCall(
-            "POST", "/v1/email/verify/batch/sample", "sample create", parse=_object,
+            "POST", "/v1/email/verify/batch/sample", "sample create", parse=as_object,
             headers={"Content-Type": "application/json"},
         )
         return self.create_job_from(self._json_array(records, [0]), call, name=None)[0]
 
     def get_sample(self, sample_id: str) -> dict[str, Any]:
         """A sampling estimate: ``finished``, ``bounceEstimate`` (percent), ``analysed``, ``toxicity``."""
-        return self.call(ApiCall("GET", f"/v1/email/verify/batch/sample/{sample_id}", "sample status", parse=_object))
+        return self.call(ApiCall("GET", f"/v1/email/verify/batch/sample/{sample_id}", "sample status", parse=as_object))
 
 
 def _join_array(items: Iterable[str]) -> Iterator[bytes]:

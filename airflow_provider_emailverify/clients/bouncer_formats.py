@@ -266,7 +266,7 @@ def parse_credits(body: Any) -> int:
     return int(body["credits"])
 
 
-def _embedded_error_status(body: Any) -> int | None:
+def embedded_error_status(body: Any) -> int | None:
     """
     The error status of an error envelope served with a 2xx code (``status`` may be ``"404"``).
 
@@ -279,7 +279,7 @@ def _embedded_error_status(body: Any) -> int | None:
     return None
 
 
-def _object(body: Any) -> dict[str, Any]:
+def as_object(body: Any) -> dict[str, Any]:
     """
     ``body`` when it is a JSON object, else an error.
 
@@ -290,7 +290,7 @@ def _object(body: Any) -> dict[str, Any]:
     return body
 
 
-def _array(body: Any) -> list[Any]:
+def as_array(body: Any) -> list[Any]:
     """
     ``body`` when it is a JSON array, else an error.
 

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailverify.clients.base import ApiCall, extra_field, no_result, with_params
 from airflow_provider_emailverify.clients.bouncify_formats import (
-    _ERRORS,
+    ACCEPT_ALL,
+    ERRORS,
+    RESULT_COLUMNS,
     VENDOR,
-    _ok,
+    answer_ok,
     csv_row_parser,
     parse_credits,
     parse_job_id,
@@ -55,6 +57,16 @@ if TYPE_CHECKING:
     import httpx
 
     from airflow_provider_emailverify.clients.base import RawResponse
+
+#: The client, and the wire formats of :mod:`bouncify_formats` kept importable from here.
+__all__ = [
+    "ACCEPT_ALL",
+    "RESULT_COLUMNS",
+    "BouncifyClient",
+    "csv_row_parser",
+    "parse_status",
+    "parse_verify",
+]
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +143,14 @@ class BouncifyClient(VerificationClient):
     def check(self, call: ApiCall[Any], response: RawResponse) -> None:
         super().check(call, response)  # 429, 5xx
         status = response.status
-        if 200 <= status < 300 and _ok(response.body):
+        if 200 <= status < 300 and answer_ok(response.body):
             return
         if status == 401:
             self.raise_error(AuthenticationError, call, response)
         if status == 402:
             self.raise_error(InsufficientCreditsError, call, response)
         message = (self.message_of(response) or "").lower()
-        for needle, cls in _ERRORS:
+        for needle, cls in ERRORS:
             if needle in message:
                 self.raise_error(cls, call, response)
         self.raise_error(InvalidRequestError if status < 500 else EmailVerificationError, call, response)

@@ -224,7 +224,7 @@ def csv_row_parser(header: Sequence[str], *, job_id: str | None) -> Callable[[Se
     return parse
 
 
-def _ok(body: Any) -> bool:
+def answer_ok(body: Any) -> bool:
     """
     Bouncify's ``success`` flag (boolean or the strings ``"true"``/``"false"``); absent counts as ok.
 
@@ -236,7 +236,7 @@ def _ok(body: Any) -> bool:
 
 
 #: Vendor error text (lower-cased) -> exception, first match wins.
-_ERRORS: tuple[tuple[str, type[EmailVerificationError]], ...] = (
+ERRORS: tuple[tuple[str, type[EmailVerificationError]], ...] = (
     ("not found", JobNotFoundError),
     ("invalid api key", AuthenticationError),
     ("insufficient", InsufficientCreditsError),

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_emailverify.exceptions import InvalidRequestError, PayloadTooLargeError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 
 # -- request bodies built once from a stream, replayable for retries ----------------------------
