@@ -365,7 +365,9 @@ class PostgresDialect(SqlDialect):
     def upsert(self, cursor: Any, plan: LoadPlan, rows: Iterator[tuple[Any, ...]]) -> None:
         """
         ``COPY`` into a staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``
-        of the mapped columns. When an address comes more than once, its last row wins.
+        of the mapped columns. When an address comes more than once, its last row wins. Rows
+        whose mapped columns already hold those values are left alone (no new row version, no
+        update trigger), so a sync that changes few statuses writes few rows.
         """
         staging = self.create_staging(cursor, plan, with_seq=True)
         self.bulk_insert(cursor, staging, plan, rows)
@@ -374,12 +376,15 @@ class PostgresDialect(SqlDialect):
         keys = self.column_list(plan.keys)
         updates = self.updated_columns(plan)
         action = (
-            "DO UPDATE SET " + ", ".join(f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in updates)
+            "DO UPDATE SET "
+            + ", ".join(f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in updates)
+            + f" WHERE ROW({', '.join('t.' + self.quote(c) for c in updates)}) IS DISTINCT FROM "
+            + f"ROW({', '.join('EXCLUDED.' + self.quote(c) for c in updates)})"
             if updates
             else "DO NOTHING"
         )
         cursor.execute(
-            f"INSERT INTO {target} ({columns}) "
+            f"INSERT INTO {target} AS t ({columns}) "
             f"SELECT DISTINCT ON ({keys}) {columns} FROM {staging} "
             f"ORDER BY {keys}, {self.quote(self.seq_column)} DESC "
             f"ON CONFLICT ({keys}) {action}"
@@ -451,9 +456,18 @@ class SqliteDialect(SqlDialect):
     upsert = SqlDialect.upsert_by_statement
 
     def upsert_statement(self, plan: LoadPlan) -> str:
+        """
+        ``INSERT ... ON CONFLICT DO UPDATE`` of the mapped columns, leaving alone rows that
+        already hold those values (no update trigger fires for them).
+
+        :param plan: the load.
+        """
         updates = self.updated_columns(plan)
         action = (
-            "DO UPDATE SET " + ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates)
+            "DO UPDATE SET "
+            + ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates)
+            + " WHERE "
+            + " OR ".join(f"{self.quote(c)} IS NOT excluded.{self.quote(c)}" for c in updates)
             if updates
             else "DO NOTHING"
         )

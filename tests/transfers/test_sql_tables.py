@@ -115,6 +115,40 @@ def percent_names_round_trip(db: Database, dialect: type[SqlDialect] | None) -> 
     assert rows == [("b@example.com", "deliverable"), ("c@example.com", "risky"), ("d@example.com", "deliverable")]
 
 
+@pytest.mark.parametrize("family", ["postgres", "sqlite"])
+def test_an_upsert_leaves_rows_alone_whose_values_are_already_there(family: str, request: pytest.FixtureRequest):
+    """A sync that changes one status updates one row: no new row version, one update trigger call."""
+    db: Database = request.getfixturevalue(f"{family}_db")
+    table, log = db.table("contacts"), db.table("updates")
+    q = db.quote
+    db.execute(f"CREATE TABLE {q(table)} (email VARCHAR(320) PRIMARY KEY, status VARCHAR(20), vendor_status VARCHAR(20))")
+    db.execute(f"CREATE TABLE {q(log)} (email VARCHAR(320))")
+    if db.family == "postgresql":
+        function = unique_name("ev_log_update")
+        db.execute(
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN INSERT INTO {q(log)} VALUES (NEW.email); RETURN NEW; END $$"
+        )
+        db.execute(f"CREATE TRIGGER logged AFTER UPDATE ON {q(table)} FOR EACH ROW EXECUTE FUNCTION {function}()")
+    else:
+        db.execute(
+            f"CREATE TRIGGER {unique_name('logged')} AFTER UPDATE ON {q(table)} "
+            f"BEGIN INSERT INTO {q(log)} VALUES (NEW.email); END"
+        )
+    columns = ["email", "status", "vendor_status"]
+    results = sample_results(["a@example.com", "b@example.com", "c@example.com", "d@example.com"])
+    load(db, table, results, mode="upsert", column_map=columns)
+    load(db, table, results, mode="upsert", column_map=columns)  # the same statuses again
+    assert db.rows(log, ["email"]) == []
+    changed = [dataclasses.replace(r, status="risky", vendor_status="catchall") if r.email == "c@example.com" else r for r in results]
+    load(db, table, changed, mode="upsert", column_map=columns)
+    assert db.rows(log, ["email"]) == [("c@example.com",)]
+    assert db.rows(table, columns, order_by="email") == [(r.email, r.status, r.vendor_status) for r in changed]
+    if db.family == "postgresql":
+        db.execute(f"DROP TABLE {q(table)}")
+        db.execute(f"DROP FUNCTION {function}()")
+
+
 def test_percent_signs_in_names(any_db: Database):
     """``%`` in names is taken verbatim, also by drivers whose placeholder is ``%s`` (MySQL)."""
     percent_names_round_trip(any_db, None)
