@@ -221,17 +221,18 @@ def test_copy_text_names_the_row_holding_a_nul_character():
 
 
 def test_gc_is_tuned_during_a_load_and_restored_after():
-    before = (gc.get_threshold(), gc.get_freeze_count())  # Airflow may have frozen the heap already
+    # Airflow may have frozen the heap already; frozen objects still die, so only "frozen or not" is compared.
+    before = (gc.get_threshold(), gc.get_freeze_count() > 0)
     with gc_for_bulk_load():
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold()[0] >= LOAD_GC_THRESHOLD
         with gc_for_bulk_load():  # a second load at once shares the tuning
             pass
         assert gc.get_threshold()[0] >= LOAD_GC_THRESHOLD and gc.get_freeze_count() > 0
-    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert (gc.get_threshold(), gc.get_freeze_count() > 0) == before
     with pytest.raises(RuntimeError), gc_for_bulk_load():  # restored when the load fails too
         raise RuntimeError("load failed")
-    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert (gc.get_threshold(), gc.get_freeze_count() > 0) == before
 
 
 def test_gc_left_as_the_process_set_it():
@@ -243,10 +244,9 @@ def test_gc_left_as_the_process_set_it():
             assert gc.get_threshold()[0] == 0
         gc.set_threshold(*before)
         gc.freeze()  # a heap frozen by someone else stays frozen
-        frozen = gc.get_freeze_count()
         with gc_for_bulk_load():
             pass
-        assert gc.get_freeze_count() >= frozen > 0
+        assert gc.get_freeze_count() > 0
     finally:
         if not frozen_before:
             gc.unfreeze()
