@@ -378,8 +378,9 @@ class PostgresDialect(SqlDialect):
         action = (
             "DO UPDATE SET "
             + ", ".join(f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in updates)
-            + f" WHERE ROW({', '.join('t.' + self.quote(c) for c in updates)}) IS DISTINCT FROM "
-            + f"ROW({', '.join('EXCLUDED.' + self.quote(c) for c in updates)})"
+            # compared as text: every type has a text form, not every type an equality (json)
+            + f" WHERE ROW({', '.join(f't.{self.quote(c)}::text' for c in updates)}) IS DISTINCT FROM "
+            + f"ROW({', '.join(f'EXCLUDED.{self.quote(c)}::text' for c in updates)})"
             if updates
             else "DO NOTHING"
         )

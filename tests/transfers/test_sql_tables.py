@@ -149,6 +149,24 @@ def test_an_upsert_leaves_rows_alone_whose_values_are_already_there(family: str,
         db.execute(f"DROP FUNCTION {function}()")
 
 
+def test_an_upsert_into_columns_without_equality_on_postgresql(postgres_db: Database):
+    """A pass-through field mapped into a ``json`` column (a type with no ``=``) is upserted like any other."""
+    table = postgres_db.table("contacts")
+    postgres_db.execute(f"CREATE TABLE {table} (email TEXT PRIMARY KEY, status TEXT, profile JSON)")
+    results = [
+        dataclasses.replace(r, extra={"profile": '{"plan": "%s"}' % plan})
+        for r, plan in zip(sample_results(["a@example.com", "b@example.com"]), ["free", "pro"])
+    ]
+    column_map = ["email", "status", "profile"]
+    load(postgres_db, table, results, mode="upsert", column_map=column_map)
+    results[1] = dataclasses.replace(results[1], extra={"profile": '{"plan": "team"}'})
+    load(postgres_db, table, results, mode="upsert", column_map=column_map)
+    rows = postgres_db.rows(table, ["email", "status"], order_by="email")
+    assert rows == [(r.email, r.status) for r in results]
+    plans = [r[0] for r in postgres_db.execute(f"SELECT profile->>'plan' FROM {table} ORDER BY email")]
+    assert plans == ["free", "team"]
+
+
 def test_percent_signs_in_names(any_db: Database):
     """``%`` in names is taken verbatim, also by drivers whose placeholder is ``%s`` (MySQL)."""
     percent_names_round_trip(any_db, None)
