@@ -19,6 +19,34 @@ if TYPE_CHECKING:
 JOB_IDS = "{{ ti.xcom_pull(task_ids='verify')['job_ids'] }}"
 
 
+def to_s3(
+    task_id: str, key: str, *, s3_bucket: str, aws_conn_id: str, **kwargs: Any
+) -> EmailVerificationResultsToS3Operator:
+    """The S3 transfer of the verify task's jobs to ``key``."""
+    return EmailVerificationResultsToS3Operator(
+        task_id=task_id,
+        conn_id="neverbounce_default",
+        job_ids=JOB_IDS,
+        s3_bucket=s3_bucket,
+        s3_key=key,
+        aws_conn_id=aws_conn_id,
+        **kwargs,
+    )
+
+
+def to_sql(db: Database, table: str, **kwargs: Any) -> EmailVerificationResultsToSqlOperator:
+    """The SQL transfer (task ``to_sql``) of the verify task's jobs into ``table``."""
+    return EmailVerificationResultsToSqlOperator(
+        task_id="to_sql", conn_id="neverbounce_default", job_ids=JOB_IDS, sql_conn_id=db.conn_id, table=table, **kwargs
+    )
+
+
+def s3_csv(s3_client: Any, bucket: str, key: str) -> tuple[str, list[dict[str, str]]]:
+    """An object's text and its CSV records."""
+    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return body, list(csv.DictReader(io.StringIO(body, newline="")))
+
+
 def asset_events(uri: str) -> list[dict[str, Any]]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -47,33 +75,16 @@ def test_verify_then_load_to_s3_and_postgres(
         verify = EmailVerificationOperator(
             task_id="verify", conn_id="neverbounce_default", emails=KNOWN_LIST, poll_interval=0.1
         )
-        static = EmailVerificationResultsToS3Operator(
-            task_id="to_s3",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            s3_bucket=s3_bucket,
-            s3_key="lists/latest.csv",
-            aws_conn_id=aws_conn_id,
-        )
-        templated = EmailVerificationResultsToS3Operator(
-            task_id="to_s3_by_run",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            s3_bucket=s3_bucket,
-            s3_key="lists/{{ run_id | replace(':', '_') }}/deliverable.jsonl",
-            aws_conn_id=aws_conn_id,
+        s3 = {"s3_bucket": s3_bucket, "aws_conn_id": aws_conn_id}
+        static = to_s3("to_s3", "lists/latest.csv", **s3)
+        templated = to_s3(
+            "to_s3_by_run",
+            "lists/{{ run_id | replace(':', '_') }}/deliverable.jsonl",
+            **s3,
             file_format="jsonl",
             statuses=["deliverable"],
         )
-        to_sql = EmailVerificationResultsToSqlOperator(
-            task_id="to_sql",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            sql_conn_id=postgres_db.conn_id,
-            table=table,
-            mode="upsert",
-        )
-        verify >> [static, templated, to_sql]
+        verify >> [static, templated, to_sql(postgres_db, table, mode="upsert")]
     dagrun = run_dag(dag)
 
     for task_id in ("verify", "to_s3", "to_s3_by_run", "to_sql"):
@@ -83,8 +94,8 @@ def test_verify_then_load_to_s3_and_postgres(
     latest = xcoms(dagrun, "to_s3")["return_value"]
     assert latest["uri"] == f"s3://{s3_bucket}/lists/latest.csv"
     assert latest["counts"] == KNOWN_COUNTS
-    body = s3_client.get_object(Bucket=s3_bucket, Key="lists/latest.csv")["Body"].read().decode()
-    assert sorted(r["email"] for r in csv.DictReader(io.StringIO(body, newline=""))) == sorted(KNOWN_LIST)
+    _, records = s3_csv(s3_client, s3_bucket, "lists/latest.csv")
+    assert sorted(r["email"] for r in records) == sorted(KNOWN_LIST)
     assert asset_events(latest["uri"]) == [{"rows": len(KNOWN_LIST), "job_ids": job_ids}]
 
     by_run = xcoms(dagrun, "to_s3_by_run")["return_value"]
@@ -110,22 +121,10 @@ def test_a_verification_without_addresses_gives_empty_outputs(
     table = postgres_db.table()
     with make_dag(request.node.name) as dag:
         verify = EmailVerificationOperator(task_id="verify", conn_id="neverbounce_default", emails=[])
-        to_s3 = EmailVerificationResultsToS3Operator(
-            task_id="to_s3",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            s3_bucket=s3_bucket,
-            s3_key="lists/none.csv",
-            aws_conn_id=aws_conn_id,
-        )
-        to_sql = EmailVerificationResultsToSqlOperator(
-            task_id="to_sql",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            sql_conn_id=postgres_db.conn_id,
-            table=table,
-        )
-        verify >> [to_s3, to_sql]
+        verify >> [
+            to_s3("to_s3", "lists/none.csv", s3_bucket=s3_bucket, aws_conn_id=aws_conn_id),
+            to_sql(postgres_db, table),
+        ]
     dagrun = run_dag(dag)
 
     for task_id in ("verify", "to_s3", "to_sql"):
@@ -134,8 +133,8 @@ def test_a_verification_without_addresses_gives_empty_outputs(
     zero = dict.fromkeys(KNOWN_COUNTS, 0)
     written = xcoms(dagrun, "to_s3")["return_value"]
     assert (written["rows"], written["counts"]) == (0, zero)
-    body = s3_client.get_object(Bucket=s3_bucket, Key="lists/none.csv")["Body"].read().decode()
-    assert list(csv.DictReader(io.StringIO(body, newline=""))) == [] and body.startswith("email,status,")
+    body, records = s3_csv(s3_client, s3_bucket, "lists/none.csv")
+    assert records == [] and body.startswith("email,status,")
     loaded = xcoms(dagrun, "to_sql")["return_value"]
     assert (loaded["rows"], loaded["counts"]) == (0, zero)
     assert postgres_db.rows(table, ["email"]) == []
@@ -156,30 +155,16 @@ def test_statuses_rendered_from_a_list_param(
         verify = EmailVerificationOperator(
             task_id="verify", conn_id="neverbounce_default", emails=KNOWN_LIST, poll_interval=0.1
         )
-        to_s3 = EmailVerificationResultsToS3Operator(
-            task_id="to_s3",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            s3_bucket=s3_bucket,
-            s3_key="kept.csv",
-            aws_conn_id=aws_conn_id,
-            statuses="{{ params.statuses }}",
-        )
-        to_sql = EmailVerificationResultsToSqlOperator(
-            task_id="to_sql",
-            conn_id="neverbounce_default",
-            job_ids=JOB_IDS,
-            sql_conn_id=postgres_db.conn_id,
-            table=table,
-            statuses="{{ params.statuses | tojson }}",
-        )
-        verify >> [to_s3, to_sql]
+        verify >> [
+            to_s3("to_s3", "kept.csv", s3_bucket=s3_bucket, aws_conn_id=aws_conn_id, statuses="{{ params.statuses }}"),
+            to_sql(postgres_db, table, statuses="{{ params.statuses | tojson }}"),
+        ]
     dagrun = run_dag(dag)
 
     kept = {s: (n if s in ("deliverable", "risky") else 0) for s, n in KNOWN_COUNTS.items()}
     for task_id in ("to_s3", "to_sql"):
         assert task_state(dagrun, task_id) == "success", task_id
         assert xcoms(dagrun, task_id)["return_value"]["counts"] == kept, task_id
-    body = s3_client.get_object(Bucket=s3_bucket, Key="kept.csv")["Body"].read().decode()
-    assert {r["status"] for r in csv.DictReader(io.StringIO(body, newline=""))} == {"deliverable", "risky"}
+    _, records = s3_csv(s3_client, s3_bucket, "kept.csv")
+    assert {r["status"] for r in records} == {"deliverable", "risky"}
     assert {r[0] for r in postgres_db.rows(table, ["status"])} == {"deliverable", "risky"}
